@@ -1,0 +1,38 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Layers, each importing only the one below it:
+//   CFuse / CCurl / CSystem  (C interop: module maps and shims)
+//   SwiftStorage             (object-storage client: HTTP, auth, ConnectionManager, Swift API; no FUSE)
+//   SwiftMountFS             (the filesystem: namespace, upload and read engines, FUSE ops)
+//   swiftmount               (the command)
+let package = Package(
+    name: "swiftmount",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "swiftmount", targets: ["swiftmount"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSystem"),
+        .target(
+            name: "SwiftStorage",
+            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "SwiftMountFS",
+            dependencies: ["SwiftStorage", "CFuse", "CSystem", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "swiftmount",
+            dependencies: ["SwiftMountFS", "SwiftStorage", "CSystem", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "SwiftStorageTests", dependencies: ["SwiftStorage"]),
+        .testTarget(name: "MountTests", dependencies: ["SwiftStorage"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,209 @@
+import CFuse
+import Foundation
+import Glibc
+import Logging
+
+/// The libfuse adapter: C callbacks that turn pointers into Swift values, call SwiftFilesystem,
+/// and turn its errors into negative errno values. The only file of this target with raw pointers.
+public enum FuseMount {
+    public struct Settings: Sendable {
+        public var mountpoint: String
+        public var foreground: Bool
+        public var fsname: String
+        public var fuseOptions: [String]
+        public var maxThreads: Int = 16
+
+        public init(mountpoint: String, foreground: Bool, fsname: String, fuseOptions: [String]) {
+            self.mountpoint = mountpoint
+            self.foreground = foreground
+            self.fsname = fsname
+            self.fuseOptions = fuseOptions
+        }
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case options, mount(String)
+
+        public var description: String {
+            switch self {
+            case .options: "libfuse refused the options (see the message above)"
+            case .mount(let point): "could not mount on \(point)"
+            }
+        }
+    }
+
+    /// Mounts, daemonizes unless `foreground`, and serves requests until unmounted or signalled.
+    /// `afterDaemonize` runs in the process that serves (e.g. to switch logging to syslog).
+    public static func run(_ filesystem: SwiftFilesystem, settings: Settings, afterDaemonize: () -> Void = {}) throws -> Int32 {
+        var options = ["fsname=\(settings.fsname)", "subtype=swiftmount"] + settings.fuseOptions
+        options = options.map { $0.replacingOccurrences(of: ",", with: "\\,") }
+        let argv = ["swiftmount", "-o", options.joined(separator: ",")]
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        defer { cArgs.forEach { free($0) } }
+
+        var ops = makeOperations()
+        let bridge = Unmanaged.passRetained(Bridge(filesystem))
+        defer { bridge.release() }
+
+        let fuse: OpaquePointer? = cArgs.withUnsafeMutableBufferPointer { buffer in
+            var args = fuse_args(argc: Int32(buffer.count), argv: buffer.baseAddress, allocated: 0)
+            defer { fuse_opt_free_args(&args) }
+            return fuse_new(&args, &ops, MemoryLayout<fuse_operations>.size, bridge.toOpaque())
+        }
+        guard let fuse else { throw Failure.options }
+        defer { fuse_destroy(fuse) }
+        guard fuse_mount(fuse, settings.mountpoint) == 0 else { throw Failure.mount(settings.mountpoint) }
+        defer { fuse_unmount(fuse) }
+        let session = fuse_get_session(fuse)
+        guard fuse_set_signal_handlers(session) == 0 else { throw Failure.mount(settings.mountpoint) }
+        defer { fuse_remove_signal_handlers(session) }
+        if fuse_daemonize(settings.foreground ? 1 : 0) != 0 { throw Failure.mount(settings.mountpoint) }
+        afterDaemonize()
+        let rc = sm_fuse_loop_mt(fuse, UInt32(settings.maxThreads))
+        return rc
+    }
+
+    final class Bridge {
+        let fs: SwiftFilesystem
+        init(_ fs: SwiftFilesystem) { self.fs = fs }
+    }
+
+    static var fs: SwiftFilesystem {
+        Unmanaged<Bridge>.fromOpaque(sm_fuse_private_data()!).takeUnretainedValue().fs
+    }
+
+    /// Runs an operation, mapping any error to -errno.
+    static func perform(_ body: () throws -> Int32) -> Int32 {
+        do { return try body() } catch { return -FSError.from(error).errno }
+    }
+
+    static func path(_ p: UnsafePointer<CChar>?) -> String {
+        p.map { String(cString: $0) } ?? "/"
+    }
+
+    static func fill(_ st: UnsafeMutablePointer<stat>, _ a: FileAttributes) {
+        memset(st, 0, MemoryLayout<stat>.size)
+        switch a.kind {
+        case .directory:
+            st.pointee.st_mode = S_IFDIR | 0o755
+            st.pointee.st_nlink = 2
+        case .file:
+            st.pointee.st_mode = S_IFREG | 0o644
+            st.pointee.st_nlink = 1
+        }
+        st.pointee.st_size = a.size
+        st.pointee.st_blocks = (a.size + 511) / 512
+        // cp writes in st_blksize units: 1 MiB makes for 1 MiB FUSE writes instead of 128 KiB.
+        st.pointee.st_blksize = 1 << 20
+        st.pointee.st_uid = getuid()
+        st.pointee.st_gid = getgid()
+        let seconds = a.mtime.timeIntervalSince1970
+        let ts = timespec(tv_sec: Int(seconds.rounded(.down)), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        st.pointee.st_mtim = ts
+        st.pointee.st_ctim = ts
+        st.pointee.st_atim = ts
+    }
+
+    static func makeOperations() -> fuse_operations {
+        var ops = fuse_operations()
+        ops.`init` = { conn, cfg in
+            if let conn { sm_fuse_conn_tune(conn, 1 << 20, 1 << 20) }
+            if let cfg {
+                let timeout = FuseMount.fs.options.attrTimeout
+                sm_fuse_config_tune(cfg, timeout, timeout)
+            }
+            // The return value becomes private_data: keep the bridge.
+            return sm_fuse_private_data()
+        }
+        ops.getattr = { p, st, _ in
+            FuseMount.perform {
+                let attributes = try FuseMount.fs.getattr(FuseMount.path(p))
+                if let st { FuseMount.fill(st, attributes) }
+                return 0
+            }
+        }
+        ops.readdir = { p, buf, filler, _, _, _ in
+            FuseMount.perform {
+                let entries = try FuseMount.fs.readdir(FuseMount.path(p))
+                guard let filler else { return -EIO }
+                _ = filler(buf, ".", nil, 0, fuse_fill_dir_flags(0))
+                _ = filler(buf, "..", nil, 0, fuse_fill_dir_flags(0))
+                var st = stat()
+                for entry in entries {
+                    FuseMount.fill(&st, entry.attributes)
+                    if filler(buf, entry.name, &st, 0, fuse_fill_dir_flags(0)) != 0 { break }
+                }
+                return 0
+            }
+        }
+        ops.mkdir = { p, _ in FuseMount.perform { try FuseMount.fs.mkdir(FuseMount.path(p)); return 0 } }
+        ops.rmdir = { p in FuseMount.perform { try FuseMount.fs.rmdir(FuseMount.path(p)); return 0 } }
+        ops.unlink = { p in FuseMount.perform { try FuseMount.fs.unlink(FuseMount.path(p)); return 0 } }
+        ops.create = { p, _, fi in
+            FuseMount.perform {
+                let handle = try FuseMount.fs.create(FuseMount.path(p))
+                fi?.pointee.fh = handle
+                return 0
+            }
+        }
+        ops.open = { p, fi in
+            FuseMount.perform {
+                guard let fi else { return -EINVAL }
+                fi.pointee.fh = try FuseMount.fs.open(FuseMount.path(p), mode: OpenMode(flags: fi.pointee.flags))
+                return 0
+            }
+        }
+        ops.read = { _, buf, size, offset, fi in
+            FuseMount.perform {
+                guard let fi, let buf else { return -EINVAL }
+                let bytes = try FuseMount.fs.read(handle: fi.pointee.fh, offset: Int(offset), count: size)
+                bytes.withUnsafeBytes { src in
+                    if let base = src.baseAddress { memcpy(buf, base, bytes.count) }
+                }
+                return Int32(bytes.count)
+            }
+        }
+        ops.write = { _, buf, size, offset, fi in
+            FuseMount.perform {
+                guard let fi, let buf else { return -EINVAL }
+                let data = [UInt8](UnsafeRawBufferPointer(start: buf, count: size))
+                try FuseMount.fs.write(handle: fi.pointee.fh, offset: Int(offset), data: data)
+                return Int32(size)
+            }
+        }
+        ops.flush = { _, fi in
+            FuseMount.perform {
+                guard let fi else { return -EINVAL }
+                try FuseMount.fs.flush(handle: fi.pointee.fh)
+                return 0
+            }
+        }
+        ops.release = { _, fi in
+            if let fi { FuseMount.fs.release(handle: fi.pointee.fh) }
+            return 0
+        }
+        ops.truncate = { p, size, fi in
+            FuseMount.perform {
+                try FuseMount.fs.truncate(FuseMount.path(p), size: Int(size), handle: fi?.pointee.fh)
+                return 0
+            }
+        }
+        // Accepted so touch(1) works on existing files; mtimes are stored at upload time.
+        ops.utimens = { _, _, _ in 0 }
+        ops.statfs = { _, sv in
+            guard let sv else { return -EINVAL }
+            let s = FuseMount.fs.statfs()
+            memset(sv, 0, MemoryLayout<statvfs>.size)
+            sv.pointee.f_bsize = UInt(s.blockSize)
+            sv.pointee.f_frsize = UInt(s.blockSize)
+            sv.pointee.f_blocks = fsblkcnt_t(s.totalBlocks)
+            sv.pointee.f_bfree = fsblkcnt_t(s.freeBlocks)
+            sv.pointee.f_bavail = fsblkcnt_t(s.freeBlocks)
+            sv.pointee.f_files = fsfilcnt_t(s.files)
+            sv.pointee.f_ffree = fsfilcnt_t(s.files)
+            sv.pointee.f_namemax = UInt(s.maxNameLength)
+            return 0
+        }
+        return ops
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Caps the bytes held by background work (segments waiting for or in upload). A writer that
+/// would exceed the cap waits: back-pressure instead of an unbounded queue.
+public final class MemoryBudget: @unchecked Sendable {
+    public let capacity: Int
+    private let condition = NSCondition()
+    private var used = 0
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    public func acquire(_ bytes: Int) {
+        condition.lock()
+        // A request larger than the whole cap is let through alone rather than never.
+        while used > 0 && used + bytes > capacity { condition.wait() }
+        used += bytes
+        condition.unlock()
+    }
+
+    public func release(_ bytes: Int) {
+        condition.lock()
+        used -= bytes
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    public var inUse: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return used
+    }
+}

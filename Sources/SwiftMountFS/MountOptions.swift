@@ -1,0 +1,87 @@
+import SwiftStorage
+
+/// The mount's `-o` options that swiftmount consumes; everything else is handed to libfuse.
+public struct MountOptions: Sendable, Equatable {
+    public var segmentSize = 64 << 20
+    /// Files larger than this are uploaded as segments plus a manifest; smaller ones in one PUT.
+    public var largeObjectThreshold = 64 << 20
+    public var expireSoonInterval: Double = 60
+    public var retryGetCount = 3
+    public var uploadConcurrency = 4
+    /// Cap on segment bytes queued or in flight for the whole mount.
+    public var maxWriteBuffer = 256 << 20
+    public var readConcurrency = 4
+    /// Largest read-ahead window of a sequential reader.
+    public var readAhead = 16 << 20
+    public var attrTimeout: Double = 2
+    public var reauthDeadline: Double = 120
+    public var logLevel = "info"
+    public var logFile: String?
+    public var debug = false
+    public var insecure = false
+    public var caFile: String?
+    public var segmentContainer: String?
+    /// Options for libfuse (allow_other, ro, default_permissions, ...), passed through unchanged.
+    public var fuseOptions: [String] = []
+
+    public init() {}
+
+    public struct ParseError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Parses "key=value" and "flag" items as they come from `-o a=1,b`.
+    public static func parse(_ items: [String]) throws -> MountOptions {
+        var o = MountOptions()
+        var thresholdGiven = false
+        for item in items where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            let key = parts[0]
+            let value = parts.count > 1 ? parts[1] : nil
+            func required() throws -> String {
+                guard let value, !value.isEmpty else { throw ParseError(description: "option \(key) needs a value") }
+                return value
+            }
+            func size() throws -> Int {
+                let v = try required()
+                guard let n = ByteSize.parse(v), n > 0 else { throw ParseError(description: "option \(key)=\(v): not a size (e.g. 64M)") }
+                return n
+            }
+            func number(min: Double = 0) throws -> Double {
+                let v = try required()
+                guard let n = Double(v), n >= min else { throw ParseError(description: "option \(key)=\(v): not a number ≥ \(min)") }
+                return n
+            }
+            func count(min: Int) throws -> Int {
+                let v = try required()
+                guard let n = Int(v), n >= min else { throw ParseError(description: "option \(key)=\(v): not a whole number ≥ \(min)") }
+                return n
+            }
+            switch key {
+            case "segment_size": o.segmentSize = try size()
+            case "large_object_threshold": o.largeObjectThreshold = try size(); thresholdGiven = true
+            case "expire_soon_interval": o.expireSoonInterval = try number()
+            case "retry_get_count": o.retryGetCount = try count(min: 0)
+            case "upload_concurrency": o.uploadConcurrency = try count(min: 1)
+            case "max_write_buffer": o.maxWriteBuffer = try size()
+            case "read_concurrency": o.readConcurrency = try count(min: 1)
+            case "read_ahead": o.readAhead = try size()
+            case "attr_timeout": o.attrTimeout = try number()
+            case "reauth_deadline": o.reauthDeadline = try number()
+            case "log_level": o.logLevel = try required()
+            case "log_file": o.logFile = try required()
+            case "debug": o.debug = true
+            case "insecure": o.insecure = true
+            case "cacert": o.caFile = try required()
+            case "segment_container": o.segmentContainer = try required()
+            default: o.fuseOptions.append(item)
+            }
+        }
+        if !thresholdGiven { o.largeObjectThreshold = o.segmentSize }
+        guard o.segmentSize >= 1 << 20 else { throw ParseError(description: "segment_size must be at least 1M") }
+        guard o.largeObjectThreshold <= 5 << 30 else {
+            throw ParseError(description: "large_object_threshold above 5G: Swift refuses single objects that large")
+        }
+        return o
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Glibc
+import Logging
+import SwiftStorage
+
+/// The directory tree over a flat container: pseudo-directories from `delimiter=/` listings and
+/// directory marker objects, with an attribute cache filled by listings and HEADs.
+final class Namespace: @unchecked Sendable {
+    private let client: SwiftClient
+    private let container: String
+    private let attrTTL: Double
+    private let logger: Logger
+
+    private let lock = NSLock()
+    private var cache: [ObjectPath: (attributes: FileAttributes, expires: Date)] = [:]
+
+    init(client: SwiftClient, container: String, attrTTL: Double, logger: Logger) {
+        self.client = client
+        self.container = container
+        self.attrTTL = attrTTL
+        self.logger = logger
+    }
+
+    static let directoryContentType = "application/directory"
+
+    func lookup(_ path: ObjectPath) throws -> FileAttributes {
+        if path.isRoot { return FileAttributes(kind: .directory, size: 0, mtime: Date()) }
+        if let cached = cached(path) { return cached }
+        if let info = try client.head(container: container, object: path.key) {
+            let kind: FileKind = info.contentType == Self.directoryContentType && info.size == 0 ? .directory : .file
+            let attributes = FileAttributes(kind: kind, size: info.size, mtime: Self.mtime(meta: info.metadata, fallback: info.lastModified))
+            remember(path, attributes)
+            return attributes
+        }
+        // No object: a directory exists if anything is stored under its prefix.
+        let page = try client.list(container: container, prefix: path.directoryPrefix, delimiter: "/", limit: 1)
+        guard !page.isEmpty else { throw FSError(ENOENT) }
+        let attributes = FileAttributes(kind: .directory, size: 0, mtime: Date())
+        remember(path, attributes)
+        return attributes
+    }
+
+    func list(_ directory: ObjectPath) throws -> [DirectoryEntry] {
+        let prefix = directory.directoryPrefix
+        let entries = try client.listAll(container: container, prefix: prefix, delimiter: "/")
+        var seen = Set<String>()
+        var result: [DirectoryEntry] = []
+        for entry in entries {
+            let item: DirectoryEntry
+            switch entry {
+            case .subdir(let name):
+                let child = String(name.dropFirst(prefix.count).dropLast())
+                item = DirectoryEntry(name: child, attributes: FileAttributes(kind: .directory, size: 0, mtime: Date()))
+            case .object(let object):
+                let child = String(object.name.dropFirst(prefix.count))
+                // The directory's own marker object lists as an empty name.
+                if child.isEmpty { continue }
+                let isMarker = object.contentType == Self.directoryContentType && object.bytes == 0
+                item = DirectoryEntry(name: child, attributes: FileAttributes(
+                    kind: isMarker ? .directory : .file, size: object.bytes,
+                    mtime: object.lastModified ?? Date(timeIntervalSince1970: 0)))
+            }
+            guard !item.name.isEmpty, !item.name.contains("/"), seen.insert(item.name).inserted else { continue }
+            result.append(item)
+        }
+        lock.lock()
+        let expires = Date().addingTimeInterval(attrTTL)
+        for item in result {
+            let child = ObjectPath(directory.key.isEmpty ? item.name : directory.key + "/" + item.name)
+            // A directory listed only as a subdir has no mtime; do not let it replace a HEAD result.
+            if item.attributes.kind == .directory, cache[child] != nil { continue }
+            cache[child] = (item.attributes, expires)
+        }
+        lock.unlock()
+        return result
+    }
+
+    func makeDirectory(_ path: ObjectPath) throws {
+        if (try? lookup(path)) != nil { throw FSError(EEXIST) }
+        try client.put(container: container, object: path.directoryMarker, body: [],
+                       headers: [("Content-Type", Self.directoryContentType)])
+        remember(path, FileAttributes(kind: .directory, size: 0, mtime: Date()))
+    }
+
+    func removeDirectory(_ path: ObjectPath) throws {
+        let page = try client.list(container: container, prefix: path.directoryPrefix, delimiter: "/", limit: 2)
+        let others = page.filter { entry in
+            if case .object(let o) = entry, o.name == path.directoryMarker { return false }
+            return true
+        }
+        guard others.isEmpty else { throw FSError(ENOTEMPTY) }
+        let removedMarker = try client.delete(container: container, object: path.directoryMarker)
+        // A marker stored without the trailing slash (some clients write those).
+        var removedPlain = false
+        if !removedMarker, let info = try client.head(container: container, object: path.key),
+           info.contentType == Self.directoryContentType {
+            removedPlain = try client.delete(container: container, object: path.key)
+        }
+        forget(path)
+        if !removedMarker && !removedPlain && page.isEmpty { throw FSError(ENOENT) }
+    }
+
+    func remember(_ path: ObjectPath, _ attributes: FileAttributes) {
+        lock.lock()
+        cache[path] = (attributes, Date().addingTimeInterval(attrTTL))
+        lock.unlock()
+    }
+
+    func forget(_ path: ObjectPath) {
+        lock.lock()
+        cache[path] = nil
+        lock.unlock()
+    }
+
+    private func cached(_ path: ObjectPath) -> FileAttributes? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let entry = cache[path] else { return nil }
+        if entry.expires < Date() {
+            cache[path] = nil
+            return nil
+        }
+        return entry.attributes
+    }
+
+    /// mtime as swiftclient and rclone store it (seconds since the epoch, with a fraction).
+    static func mtime(meta: [String: String], fallback: Date?) -> Date {
+        if let text = meta["mtime"], let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
+        return fallback ?? Date(timeIntervalSince1970: 0)
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Glibc
+import Logging
+import SwiftStorage
+
+/// Open flags the filesystem cares about, decoded from open(2)'s flags by the FUSE layer.
+public struct OpenMode: Sendable {
+    public var write: Bool
+    public var truncate: Bool
+
+    public init(flags: Int32) {
+        write = flags & O_ACCMODE != O_RDONLY
+        truncate = flags & O_TRUNC != 0
+    }
+}
+
+public struct FilesystemStats: Sendable {
+    public var blockSize: Int
+    public var totalBlocks: Int
+    public var freeBlocks: Int
+    public var files: Int
+    public var maxNameLength: Int
+}
+
+/// The filesystem in plain Swift types: one container as a directory tree. The FUSE adapter calls
+/// these from libfuse's threads; each call may block on the network.
+public final class SwiftFilesystem: @unchecked Sendable {
+    public let container: String
+    public let options: MountOptions
+    let client: SwiftClient
+    let logger: Logger
+    private let namespace: Namespace
+    private let uploads: UploadContext
+    private let reads: ReadContext
+
+    private enum OpenFile {
+        case reader(FileReader)
+        case writer(FileWriter)
+    }
+
+    private let lock = NSLock()
+    private var handles: [UInt64: OpenFile] = [:]
+    private var nextHandle: UInt64 = 1
+    /// Files being written, so getattr and readdir show them before they reach Swift.
+    private var writers: [ObjectPath: FileWriter] = [:]
+
+    public init(client: SwiftClient, container: String, options: MountOptions, logger: Logger) {
+        self.client = client
+        self.container = container
+        self.options = options
+        self.logger = logger
+        namespace = Namespace(client: client, container: container, attrTTL: options.attrTimeout, logger: logger)
+        uploads = UploadContext(client: client, container: container, options: options, logger: logger)
+        reads = ReadContext(client: client, container: container, options: options, logger: logger)
+    }
+
+    // MARK: - Attributes and directories
+
+    public func getattr(_ path: String) throws -> FileAttributes {
+        let p = ObjectPath(path)
+        if let writer = writer(for: p) {
+            return FileAttributes(kind: .file, size: writer.currentSize, mtime: Date())
+        }
+        return try namespace.lookup(p)
+    }
+
+    public func readdir(_ path: String) throws -> [DirectoryEntry] {
+        let p = ObjectPath(path)
+        guard try namespace.lookup(p).kind == .directory else { throw FSError(ENOTDIR) }
+        var entries = try namespace.list(p)
+        let listed = Set(entries.map(\.name))
+        lock.lock()
+        let pending = writers.values.filter { $0.path.parent == p && !listed.contains($0.path.name) }
+        lock.unlock()
+        for writer in pending {
+            entries.append(DirectoryEntry(name: writer.path.name,
+                                          attributes: FileAttributes(kind: .file, size: writer.currentSize, mtime: Date())))
+        }
+        return entries
+    }
+
+    public func mkdir(_ path: String) throws {
+        try namespace.makeDirectory(ObjectPath(path))
+    }
+
+    public func rmdir(_ path: String) throws {
+        let p = ObjectPath(path)
+        guard try namespace.lookup(p).kind == .directory else { throw FSError(ENOTDIR) }
+        try namespace.removeDirectory(p)
+    }
+
+    public func unlink(_ path: String) throws {
+        let p = ObjectPath(path)
+        namespace.forget(p)
+        guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
+        if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
+        try client.delete(container: container, object: p.key, staticLargeObject: info.isStaticLargeObject)
+        namespace.forget(p)
+    }
+
+    public func statfs() -> FilesystemStats {
+        // Swift has no fixed capacity; report a large filesystem so tools do not refuse to copy.
+        let blockSize = 1 << 20
+        let total = 1 << 30
+        return FilesystemStats(blockSize: blockSize, totalBlocks: total, freeBlocks: total, files: 1 << 40,
+                               maxNameLength: 1024)
+    }
+
+    // MARK: - Files
+
+    public func create(_ path: String) throws -> UInt64 {
+        let p = ObjectPath(path)
+        guard !p.isRoot else { throw FSError(EISDIR) }
+        return register(writer: FileWriter(path: p, context: uploads))
+    }
+
+    public func open(_ path: String, mode: OpenMode) throws -> UInt64 {
+        let p = ObjectPath(path)
+        if mode.write {
+            let existing = try? namespace.lookup(p)
+            if existing?.kind == .directory { throw FSError(EISDIR) }
+            guard mode.truncate || (existing?.size ?? 0) == 0 else {
+                throw FSError(EOPNOTSUPP, "\(p): changing an existing file in place is not supported; write it anew")
+            }
+            return register(writer: FileWriter(path: p, context: uploads))
+        }
+        // A fresh HEAD pins the version this handle reads (open-time consistency).
+        guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
+        if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
+        let reader = FileReader(path: p, size: info.size, etag: info.etag, context: reads)
+        lock.lock()
+        defer { lock.unlock() }
+        let handle = nextHandle
+        nextHandle += 1
+        handles[handle] = .reader(reader)
+        return handle
+    }
+
+    private func register(writer: FileWriter) -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        let handle = nextHandle
+        nextHandle += 1
+        handles[handle] = .writer(writer)
+        writers[writer.path] = writer
+        return handle
+    }
+
+    private func file(_ handle: UInt64) throws -> OpenFile {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let file = handles[handle] else { throw FSError(EBADF) }
+        return file
+    }
+
+    private func writer(for path: ObjectPath) -> FileWriter? {
+        lock.lock()
+        defer { lock.unlock() }
+        return writers[path]
+    }
+
+    public func read(handle: UInt64, offset: Int, count: Int) throws -> [UInt8] {
+        guard case .reader(let reader) = try file(handle) else {
+            throw FSError(EOPNOTSUPP, "reading a file while writing it is not supported")
+        }
+        do {
+            return try reader.read(offset: offset, count: count)
+        } catch {
+            let fsError = FSError.from(error)
+            logger.error("read of \(reader.path) at \(offset) failed: \(fsError)")
+            throw fsError
+        }
+    }
+
+    public func write(handle: UInt64, offset: Int, data: [UInt8]) throws {
+        guard case .writer(let writer) = try file(handle) else { throw FSError(EBADF) }
+        do {
+            try writer.write(offset: offset, data: data)
+        } catch let error as FSError {
+            if error.errno == EOPNOTSUPP { logger.warning("\(error)") }
+            throw error
+        }
+    }
+
+    /// close(2) lands here: the upload completes before close returns, and its result is close's.
+    public func flush(handle: UInt64) throws {
+        guard case .writer(let writer) = try file(handle) else { return }
+        try writer.commit()
+        namespace.remember(writer.path, FileAttributes(kind: .file, size: writer.currentSize, mtime: Date()))
+    }
+
+    public func release(handle: UInt64) {
+        lock.lock()
+        let file = handles.removeValue(forKey: handle)
+        if case .writer(let writer) = file, writers[writer.path] === writer {
+            writers[writer.path] = nil
+        }
+        lock.unlock()
+        switch file {
+        case .reader(let reader):
+            reader.close()
+        case .writer(let writer):
+            // Normally flush already committed; this covers a writer closed without one.
+            try? writer.commit()
+        case nil:
+            break
+        }
+    }
+
+    public func truncate(_ path: String, size: Int, handle: UInt64?) throws {
+        let p = ObjectPath(path)
+        if let writer = writer(for: p) {
+            guard size == writer.currentSize else {
+                throw FSError(EOPNOTSUPP, "\(p): truncating a file being written to \(size) bytes is not supported")
+            }
+            return
+        }
+        let attributes = try namespace.lookup(p)
+        guard attributes.kind == .file else { throw FSError(EISDIR) }
+        if size == attributes.size { return }
+        guard size == 0 else { throw FSError(EOPNOTSUPP, "\(p): truncating to \(size) bytes is not supported") }
+        let info = try client.head(container: container, object: p.key)
+        try client.put(container: container, object: p.key, body: [])
+        if let info, info.isStaticLargeObject {
+            logger.notice("\(p) truncated; its old segments are left for `swiftmount gc`")
+        }
+        namespace.remember(p, FileAttributes(kind: .file, size: 0, mtime: Date()))
+    }
+}

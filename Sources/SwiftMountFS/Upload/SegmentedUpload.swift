@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+import SwiftStorage
+
+/// The segments of one large object, PUT in the background while the writer goes on, then
+/// stitched together by a static large object manifest.
+///
+/// Each segment's bytes are held until Swift acknowledges them, so a PUT that fails (401, 5xx, a
+/// reset connection) is re-sent from memory; nothing is dropped. Memory is bounded by `budget`.
+final class SegmentedUpload: @unchecked Sendable {
+    let segmentContainer: String
+    /// Unique per upload, so a concurrent or retried upload of the same name never shares segments.
+    let prefix: String
+    private let client: SwiftClient
+    private let pool: WorkerPool
+    private let budget: MemoryBudget
+    private let logger: Logger
+
+    private let condition = NSCondition()
+    private var acknowledged: [Int: SegmentRef] = [:]
+    private var inFlight = 0
+    private var failure: Error?
+    private var submitted = 0
+
+    init(client: SwiftClient, segmentContainer: String, object: String, pool: WorkerPool, budget: MemoryBudget, logger: Logger) {
+        self.client = client
+        self.segmentContainer = segmentContainer
+        self.prefix = "\(object)/swiftmount/\(Self.uploadID())"
+        self.pool = pool
+        self.budget = budget
+        self.logger = logger
+    }
+
+    static func uploadID() -> String {
+        let stamp = String(format: "%.6f", Date().timeIntervalSince1970)
+        return "\(stamp)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    func segmentName(_ index: Int) -> String {
+        prefix + "/" + String(format: "%08d", index)
+    }
+
+    /// Queues a segment; blocks while the mount's write buffer is full. Throws the first failure of
+    /// an earlier segment so the writer stops early.
+    func submit(_ bytes: [UInt8]) throws {
+        try checkFailure()
+        budget.acquire(bytes.count)
+        condition.lock()
+        let index = submitted + 1
+        submitted = index
+        inFlight += 1
+        condition.unlock()
+        let name = segmentName(index)
+        pool.submit { [self] in
+            let result = Result { try client.put(container: segmentContainer, object: name, body: bytes) }
+            budget.release(bytes.count)
+            condition.lock()
+            inFlight -= 1
+            switch result {
+            case .success(let etag):
+                acknowledged[index] = SegmentRef(path: "/\(segmentContainer)/\(name)", etag: etag, sizeBytes: bytes.count)
+            case .failure(let error):
+                if failure == nil { failure = error }
+                logger.error("segment \(index) of \(prefix) failed for good: \(error)")
+            }
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    var segmentCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return submitted
+    }
+
+    private func checkFailure() throws {
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure { throw failure }
+    }
+
+    /// Waits for every segment; returns them in order or throws the first failure.
+    func waitForSegments() throws -> [SegmentRef] {
+        condition.lock()
+        defer { condition.unlock() }
+        while inFlight > 0 { condition.wait() }
+        if let failure { throw failure }
+        return (1...max(submitted, 1)).compactMap { acknowledged[$0] }
+    }
+
+    /// Deletes the segments already stored (after a failure); best effort, logged.
+    func abort() {
+        condition.lock()
+        while inFlight > 0 { condition.wait() }
+        let names = acknowledged.keys.sorted().map(segmentName)
+        condition.unlock()
+        for name in names {
+            do { try client.delete(container: segmentContainer, object: name) } catch {
+                logger.warning("could not delete segment \(segmentContainer)/\(name) of a failed upload: \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+
+/// A token with the storage URL it is good for. `generation` tells apart sessions that carry the
+/// same token string (tempauth hands out the same token until it expires).
+public struct StorageSession: Sendable {
+    public let token: Secret
+    public let storageURL: String
+    public let expiresAt: Date?
+    public let obtainedAt: Date
+    public let generation: Int
+}
+
+/// The one place that hands out (storage URL, token) pairs.
+///
+/// Before handing one out it checks whether the token expires within `expireSoonInterval` and, if
+/// re-auth is possible, obtains a new one first. Refreshes are single-flight: callers arriving
+/// during a refresh wait for it and share its result, so N threads cause one re-auth, not N.
+public final class ConnectionManager: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var expireSoonInterval: Double = 60
+        /// How long a failing re-auth (Keystone down) is retried before operations fail.
+        public var reauthDeadline: Double = 120
+        public var backoff = Backoff(base: 0.5, cap: 8)
+
+        public init() {}
+    }
+
+    public struct Statistics: Sendable {
+        public var authentications = 0
+        public var expiresAt: Date?
+    }
+
+    private let authenticator: any Authenticator
+    private let transport: any HTTPTransport
+    private let config: Configuration
+    private let clock: any WallClock
+    private let logger: Logger
+
+    private let condition = NSCondition()
+    private var session: StorageSession?
+    private var refreshing = false
+    /// Set when the last refresh failed, so the callers that waited for it fail the same way.
+    private var lastFailure: (generation: Int, error: Error)?
+    private var generation = 0
+    private var authentications = 0
+
+    public init(authenticator: any Authenticator, transport: any HTTPTransport,
+                configuration: Configuration = Configuration(), clock: any WallClock = SystemClock(),
+                logger: Logger = Logger(label: "swiftmount.auth")) {
+        self.authenticator = authenticator
+        self.transport = transport
+        self.config = configuration
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public var statistics: Statistics {
+        condition.lock()
+        defer { condition.unlock() }
+        return Statistics(authentications: authentications, expiresAt: session?.expiresAt)
+    }
+
+    /// A session good for at least `expireSoonInterval` more seconds (or the best there is when
+    /// re-auth is impossible).
+    public func current() throws -> StorageSession {
+        try obtain(replacing: nil)
+    }
+
+    /// Called when the server refused `rejected` (401): re-authenticates once for all callers that
+    /// saw the same session rejected, and returns the new session.
+    public func refresh(after rejected: StorageSession) throws -> StorageSession {
+        guard authenticator.canReauthenticate else {
+            throw AuthError.rejected("the token was refused and this mount has no credentials to get another")
+        }
+        return try obtain(replacing: rejected.generation)
+    }
+
+    private func obtain(replacing rejectedGeneration: Int?) throws -> StorageSession {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if refreshing {
+                let waitedFor = generation
+                while refreshing { condition.wait() }
+                if let failure = lastFailure, failure.generation == waitedFor { throw failure.error }
+                continue
+            }
+            if let session, isUsable(session, rejectedGeneration: rejectedGeneration) {
+                return session
+            }
+            if let session, !authenticator.canReauthenticate, rejectedGeneration == nil {
+                return session
+            }
+            refreshing = true
+            let startGeneration = generation
+            condition.unlock()
+            let result = Result { try authenticateWithRetry() }
+            condition.lock()
+            refreshing = false
+            switch result {
+            case .success(let auth):
+                generation = startGeneration + 1
+                authentications += 1
+                let fresh = StorageSession(token: auth.token, storageURL: auth.storageURL, expiresAt: auth.expiresAt,
+                                           obtainedAt: clock.now(), generation: generation)
+                session = fresh
+                lastFailure = nil
+                condition.broadcast()
+                return fresh
+            case .failure(let error):
+                lastFailure = (startGeneration, error)
+                condition.broadcast()
+                throw error
+            }
+        }
+    }
+
+    private func isUsable(_ session: StorageSession, rejectedGeneration: Int?) -> Bool {
+        if let rejectedGeneration, session.generation <= rejectedGeneration { return false }
+        guard let expiresAt = session.expiresAt else { return true }
+        let now = clock.now()
+        // A token that lives less than twice the interval would be "expiring soon" from birth;
+        // then refresh at half its life instead of before every request.
+        let lifetime = expiresAt.timeIntervalSince(session.obtainedAt)
+        let margin = min(config.expireSoonInterval, max(lifetime / 2, 0))
+        return expiresAt.timeIntervalSince(now) > margin
+    }
+
+    private func authenticateWithRetry() throws -> AuthResult {
+        let started = clock.now()
+        var attempt = 0
+        while true {
+            do {
+                let result = try authenticator.authenticate(using: transport)
+                if attempt > 0 { logger.notice("re-authenticated (\(authenticator.summary)) after \(attempt) failed attempts") }
+                else { logger.info("authenticated (\(authenticator.summary))") }
+                return result
+            } catch let error as AuthError where error.isTransient {
+                let delay = config.backoff.delay(afterAttempt: attempt)
+                if clock.now().timeIntervalSince(started) + delay > config.reauthDeadline {
+                    logger.error("giving up on authentication after \(attempt + 1) attempts: \(error)")
+                    throw error
+                }
+                if attempt == 0 { logger.warning("\(error); retrying for up to \(Int(config.reauthDeadline)) s") }
+                clock.sleep(seconds: delay)
+                attempt += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+/// Plain HTTP values exchanged with the transport; nothing here knows about Swift or auth.
+public enum HTTPMethod: String, Sendable {
+    case get = "GET", head = "HEAD", put = "PUT", post = "POST", delete = "DELETE", copy = "COPY"
+}
+
+/// Response headers, looked up case-insensitively (names are stored lower-cased).
+public struct HTTPHeaders: Sendable {
+    private var values: [String: String] = [:]
+
+    public init() {}
+
+    public subscript(name: String) -> String? {
+        get { values[name.lowercased()] }
+        set { values[name.lowercased()] = newValue }
+    }
+
+    public var all: [String: String] { values }
+}
+
+public struct HTTPRequest: Sendable {
+    public var method: HTTPMethod
+    public var url: String
+    /// Sent in this order; an entry with an empty value suppresses a header libcurl would add.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// Size the response body is expected to have, to size its buffer once.
+    public var expectedResponseBytes: Int
+
+    public init(method: HTTPMethod, url: String, headers: [(name: String, value: String)] = [],
+                body: [UInt8] = [], expectedResponseBytes: Int = 0) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.expectedResponseBytes = expectedResponseBytes
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public var isSuccess: Bool { (200..<300).contains(status) }
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A failure below HTTP: connection refused or reset, timeout, TLS. `partialBody` holds the bytes
+/// received before the failure, so a ranged read can resume after them.
+public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
+    public let code: Int
+    public let message: String
+    public let partialBody: [UInt8]
+
+    public var description: String { "transport error \(code): \(message)" }
+}
+
+/// Anything that can carry an HTTP request: libcurl in production.
+public protocol HTTPTransport: Sendable {
+    func perform(_ request: HTTPRequest) throws -> HTTPResponse
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// One entry of a container listing with a delimiter.
+public enum ListingEntry: Sendable, Equatable {
+    case object(ObjectSummary)
+    /// A pseudo-directory: a common prefix, ending with the delimiter.
+    case subdir(String)
+}
+
+public struct ObjectSummary: Sendable, Equatable {
+    public var name: String
+    public var bytes: Int
+    public var lastModified: Date?
+    public var contentType: String
+    public var hash: String
+}
+
+/// What HEAD tells about an object.
+public struct ObjectInfo: Sendable {
+    public var size: Int
+    public var etag: String
+    public var lastModified: Date?
+    public var contentType: String
+    public var isStaticLargeObject: Bool
+    /// The `X-Object-Manifest` value of a DLO ("container/prefix").
+    public var dynamicManifest: String?
+    public var metadata: [String: String]
+
+    init(headers: HTTPHeaders) {
+        size = Int(headers["content-length"] ?? "") ?? 0
+        etag = (headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        lastModified = headers["last-modified"].flatMap(ObjectInfo.parseHTTPDate)
+        contentType = headers["content-type"] ?? "application/octet-stream"
+        isStaticLargeObject = headers["x-static-large-object"]?.lowercased() == "true"
+        dynamicManifest = headers["x-object-manifest"]
+        var meta: [String: String] = [:]
+        for (name, value) in headers.all where name.hasPrefix("x-object-meta-") {
+            meta[String(name.dropFirst("x-object-meta-".count))] = value
+        }
+        metadata = meta
+    }
+
+    static func parseHTTPDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+}
+
+/// One segment of a static large object manifest.
+public struct SegmentRef: Sendable, Equatable {
+    /// "/container/object" of the segment.
+    public var path: String
+    public var etag: String
+    public var sizeBytes: Int
+
+    public init(path: String, etag: String, sizeBytes: Int) {
+        self.path = path
+        self.etag = etag
+        self.sizeBytes = sizeBytes
+    }
+}
+
+struct ListingRecord: Decodable {
+    var name: String?
+    var subdir: String?
+    var bytes: Int?
+    var last_modified: String?
+    var content_type: String?
+    var hash: String?
+
+    var entry: ListingEntry? {
+        if let subdir { return .subdir(subdir) }
+        guard let name else { return nil }
+        return .object(ObjectSummary(name: name, bytes: bytes ?? 0,
+                                     lastModified: last_modified.flatMap(Timestamp.parseISO8601),
+                                     contentType: content_type ?? "application/octet-stream", hash: hash ?? ""))
+    }
+}

@@ -1,0 +1,257 @@
+import Foundation
+import Logging
+
+/// The OpenStack Swift object API over an HTTP transport, authenticated by a ConnectionManager.
+///
+/// Every call gets its session from the ConnectionManager (which re-authenticates when the token
+/// is about to expire), re-authenticates once more and re-sends on an authentication failure, and
+/// retries transient failures (connection errors, 5xx, 408, 429) with backoff.
+public final class SwiftClient: Sendable {
+    public struct RetryPolicy: Sendable {
+        /// Attempts for transient failures, the first included.
+        public var attempts: Int
+        public var backoff: Backoff
+
+        public init(attempts: Int = 5, backoff: Backoff = Backoff()) {
+            self.attempts = attempts
+            self.backoff = backoff
+        }
+
+        public static let once = RetryPolicy(attempts: 1)
+    }
+
+    public let connection: ConnectionManager
+    private let transport: any HTTPTransport
+    private let retry: RetryPolicy
+    private let clock: any WallClock
+    private let logger: Logger
+    /// Re-auths allowed within one call: a token rejected right after a refresh means the
+    /// credentials or the clock are wrong, and looping would not help.
+    private let maxAuthRetries = 3
+
+    public init(connection: ConnectionManager, transport: any HTTPTransport, retry: RetryPolicy = RetryPolicy(),
+                clock: any WallClock = SystemClock(), logger: Logger = Logger(label: "swiftmount.swift")) {
+        self.connection = connection
+        self.transport = transport
+        self.retry = retry
+        self.clock = clock
+        self.logger = logger
+    }
+
+    // MARK: - Requests
+
+    /// A request relative to the storage URL: container and object are percent-encoded here.
+    public struct Call: Sendable {
+        public var method: HTTPMethod
+        public var container: String?
+        public var object: String?
+        public var query: [(String, String)] = []
+        public var headers: [(name: String, value: String)] = []
+        public var body: [UInt8] = []
+        public var expectedResponseBytes = 0
+        /// Statuses handed back to the caller instead of being turned into errors.
+        public var passStatuses: Set<Int> = []
+
+        public init(_ method: HTTPMethod, container: String? = nil, object: String? = nil) {
+            self.method = method
+            self.container = container
+            self.object = object
+        }
+
+        var displayPath: String {
+            [container, object].compactMap { $0 }.joined(separator: "/")
+        }
+
+        func url(base: String) -> String {
+            var url = base
+            if let container { url += "/" + PathEncoding.encode(container, keepSlash: false) }
+            if let object { url += "/" + PathEncoding.encode(object, keepSlash: true) }
+            if !query.isEmpty { url += "?" + PathEncoding.query(query) }
+            return url
+        }
+    }
+
+    /// Sends `call`, handling auth and transient failures. `policy` overrides the client's retry
+    /// policy (a reader that resumes on its own asks for `.once`).
+    public func send(_ call: Call, policy: RetryPolicy? = nil) throws -> HTTPResponse {
+        let policy = policy ?? retry
+        var session = try authSession()
+        var authRetries = 0
+        var attempt = 0
+        while true {
+            var request = HTTPRequest(method: call.method, url: call.url(base: session.storageURL),
+                                      headers: call.headers + [("X-Auth-Token", session.token.reveal)],
+                                      body: call.body, expectedResponseBytes: call.expectedResponseBytes)
+            if call.method == .get || call.method == .head { request.headers.append(("Accept-Encoding", "identity")) }
+            let outcome: Result<HTTPResponse, HTTPTransportError>
+            do { outcome = .success(try transport.perform(request)) } catch let e as HTTPTransportError { outcome = .failure(e) }
+
+            switch outcome {
+            case .success(let response) where call.passStatuses.contains(response.status):
+                return response
+            case .success(let response) where Self.isAuthFailure(response):
+                authRetries += 1
+                guard authRetries <= maxAuthRetries else {
+                    throw SwiftError.auth(.rejected("\(call.method.rawValue) \(call.displayPath): token refused \(authRetries) times in a row"))
+                }
+                logger.info("\(call.method.rawValue) \(call.displayPath): token refused (\(response.status)); re-authenticating")
+                session = try authRefresh(after: session)
+                continue
+            case .success(let response) where response.isSuccess:
+                return response
+            case .success(let response) where Self.isTransient(response.status):
+                attempt += 1
+                guard attempt < policy.attempts else {
+                    throw SwiftError.unavailable("\(call.method.rawValue) \(call.displayPath): \(response.status) after \(attempt) attempts")
+                }
+                logger.notice("\(call.method.rawValue) \(call.displayPath): \(response.status); retry \(attempt)")
+            case .success(let response):
+                throw Self.error(for: response, call: call)
+            case .failure(let error):
+                attempt += 1
+                guard attempt < policy.attempts else {
+                    // A caller that retries on its own gets the partial body to resume after.
+                    if policy.attempts == 1 { throw error }
+                    throw SwiftError.unavailable("\(call.method.rawValue) \(call.displayPath): \(error.message)")
+                }
+                logger.notice("\(call.method.rawValue) \(call.displayPath): \(error.message); retry \(attempt)")
+            }
+            clock.sleep(seconds: policy.backoff.delay(afterAttempt: attempt - 1))
+            // The ConnectionManager check before every retry: a long backoff may outlive the token.
+            session = try authSession()
+        }
+    }
+
+    private func authSession() throws -> StorageSession {
+        do { return try connection.current() } catch let error as AuthError { throw SwiftError.auth(error) }
+    }
+
+    private func authRefresh(after session: StorageSession) throws -> StorageSession {
+        do { return try connection.refresh(after: session) } catch let error as AuthError { throw SwiftError.auth(error) }
+    }
+
+    /// 401, and the slo middleware's 400 whose body lists the segments' 401s (a manifest PUT with
+    /// an expired token on a Keystone proxy).
+    static func isAuthFailure(_ response: HTTPResponse) -> Bool {
+        if response.status == 401 { return true }
+        return response.status == 400 && response.bodyText.contains("401 Unauthorized")
+    }
+
+    static func isTransient(_ status: Int) -> Bool {
+        status >= 500 && status != 507 || status == 408 || status == 429 || status == 498
+    }
+
+    static func error(for response: HTTPResponse, call: Call) -> SwiftError {
+        let what = "\(call.method.rawValue) \(call.displayPath)"
+        let detail = response.bodyText.prefix(300).trimmingCharacters(in: .whitespacesAndNewlines)
+        switch response.status {
+        case 404: return .notFound(call.displayPath)
+        case 412: return .changed(call.displayPath)
+        case 409: return .conflict("\(what): \(detail)")
+        case 413 where detail.lowercased().contains("quota"), 507: return .noSpace("\(what): \(detail)")
+        case 403: return .auth(.rejected("\(what): 403 \(detail)"))
+        default: return .rejected(status: response.status, "\(what): \(detail)")
+        }
+    }
+
+    // MARK: - Containers
+
+    public func containerExists(_ container: String) throws -> Bool {
+        var call = Call(.head, container: container)
+        call.passStatuses = [404]
+        return try send(call).status != 404
+    }
+
+    public func createContainer(_ container: String) throws {
+        _ = try send(Call(.put, container: container))
+    }
+
+    public func deleteContainer(_ container: String) throws {
+        var call = Call(.delete, container: container)
+        call.passStatuses = [404]
+        _ = try send(call)
+    }
+
+    /// One page of a listing.
+    public func list(container: String, prefix: String = "", delimiter: String? = "/", marker: String = "",
+                     limit: Int = 10_000) throws -> [ListingEntry] {
+        var call = Call(.get, container: container)
+        call.query = [("format", "json"), ("limit", String(limit))]
+        if !prefix.isEmpty { call.query.append(("prefix", prefix)) }
+        if let delimiter { call.query.append(("delimiter", delimiter)) }
+        if !marker.isEmpty { call.query.append(("marker", marker)) }
+        let response = try send(call)
+        do {
+            return try JSONDecoder().decode([ListingRecord].self, from: Data(response.body)).compactMap(\.entry)
+        } catch {
+            throw SwiftError.protocolError("listing of \(container): \(error)")
+        }
+    }
+
+    /// Every entry under `prefix`, following `marker` across pages.
+    public func listAll(container: String, prefix: String = "", delimiter: String? = "/") throws -> [ListingEntry] {
+        var all: [ListingEntry] = []
+        var marker = ""
+        while true {
+            let page = try list(container: container, prefix: prefix, delimiter: delimiter, marker: marker)
+            all += page
+            guard let last = page.last else { return all }
+            switch last {
+            case .object(let o): marker = o.name
+            case .subdir(let s): marker = s
+            }
+        }
+    }
+
+    // MARK: - Objects
+
+    public func head(container: String, object: String) throws -> ObjectInfo? {
+        var call = Call(.head, container: container, object: object)
+        call.passStatuses = [404]
+        let response = try send(call)
+        return response.status == 404 ? nil : ObjectInfo(headers: response.headers)
+    }
+
+    /// Bytes `range` of an object, pinned to `etag` when given (a changed object fails with
+    /// `.changed` instead of mixing versions).
+    public func get(container: String, object: String, range: Range<Int>, ifMatch etag: String?,
+                    policy: RetryPolicy? = nil) throws -> [UInt8] {
+        var call = Call(.get, container: container, object: object)
+        call.headers = [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")]
+        if let etag, !etag.isEmpty { call.headers.append(("If-Match", "\"\(etag)\"")) }
+        call.expectedResponseBytes = range.count
+        call.passStatuses = [416]
+        let response = try send(call, policy: policy)
+        return response.status == 416 ? [] : response.body
+    }
+
+    /// PUTs a whole object and returns the ETag Swift computed.
+    @discardableResult
+    public func put(container: String, object: String, body: [UInt8], headers: [(name: String, value: String)] = []) throws -> String {
+        var call = Call(.put, container: container, object: object)
+        call.headers = headers
+        call.body = body
+        let response = try send(call)
+        return (response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+    }
+
+    /// Stores a static large object manifest over `segments`.
+    public func putStaticLargeObject(container: String, object: String, segments: [SegmentRef],
+                                     headers: [(name: String, value: String)] = []) throws {
+        let manifest = segments.map { ["path": $0.path, "etag": $0.etag, "size_bytes": $0.sizeBytes] as [String: Any] }
+        var call = Call(.put, container: container, object: object)
+        call.query = [("multipart-manifest", "put")]
+        call.headers = headers + [("Content-Type", "application/octet-stream")]
+        call.body = Array(try JSONSerialization.data(withJSONObject: manifest))
+        _ = try send(call)
+    }
+
+    /// Deletes an object; for a static large object, its segments too. Returns false if it was not there.
+    @discardableResult
+    public func delete(container: String, object: String, staticLargeObject: Bool = false) throws -> Bool {
+        var call = Call(.delete, container: container, object: object)
+        if staticLargeObject { call.query = [("multipart-manifest", "delete")] }
+        call.passStatuses = [404]
+        return try send(call).status != 404
+    }
+}

@@ -1,0 +1,130 @@
+import CSystem
+import Foundation
+import Logging
+import SwiftMountFS
+import SwiftStorage
+
+let usage = """
+usage: swiftmount CONTAINER MOUNTPOINT [-f] [-o option[,option...]]
+
+Mounts an OpenStack Swift container as a directory. Credentials come from the environment:
+OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ... (Keystone v3; OS_AUTH_TYPE=
+v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift tempauth).
+
+  -f                    stay in the foreground, log to stderr
+  -d                    foreground with debug logging
+  -o segment_size=64M   size of segments of large files
+  -o large_object_threshold=SIZE   files larger than this become segmented (default segment_size)
+  -o expire_soon_interval=60       re-authenticate when the token expires within this many seconds
+  -o retry_get_count=3  retries of a failed or cut-short read
+  -o upload_concurrency=4, max_write_buffer=256M, read_ahead=16M, read_concurrency=4
+  -o attr_timeout=2, reauth_deadline=120, log_level=info, log_file=PATH, cacert=FILE, insecure
+  -o segment_container=NAME        where segments go (default CONTAINER_segments)
+  Any other -o option goes to libfuse (allow_other, ro, default_permissions, ...).
+"""
+
+/// Exit codes a script can act on.
+enum ExitCode: Int32 {
+    case ok = 0, usage = 2, auth = 3, container = 4, mount = 5
+}
+
+func fail(_ code: ExitCode, _ message: String) -> Never {
+    FileHandle.standardError.write(Data("swiftmount: \(message)\n".utf8))
+    exit(code.rawValue)
+}
+
+struct CommandLine_ {
+    var container = ""
+    var mountpoint = ""
+    var foreground = false
+    var debug = false
+    var options: [String] = []
+
+    static func parse(_ args: [String]) -> CommandLine_ {
+        var result = CommandLine_()
+        var positional: [String] = []
+        var i = 0
+        while i < args.count {
+            let arg = args[i]
+            switch arg {
+            case "-h", "--help":
+                print(usage)
+                exit(0)
+            case "-f": result.foreground = true
+            case "-d": result.foreground = true; result.debug = true
+            case "-o":
+                i += 1
+                guard i < args.count else { fail(.usage, "-o needs options\n\(usage)") }
+                result.options += args[i].split(separator: ",").map(String.init)
+            default:
+                if arg.hasPrefix("-o") { result.options += arg.dropFirst(2).split(separator: ",").map(String.init) }
+                else if arg.hasPrefix("-") { fail(.usage, "unknown flag \(arg)\n\(usage)") }
+                else { positional.append(arg) }
+            }
+            i += 1
+        }
+        guard positional.count == 2 else { fail(.usage, "expected CONTAINER and MOUNTPOINT\n\(usage)") }
+        result.container = positional[0]
+        result.mountpoint = positional[1]
+        return result
+    }
+}
+
+sm_reset_signals()
+let command = CommandLine_.parse(Array(CommandLine.arguments.dropFirst()))
+let options: MountOptions
+do { options = try MountOptions.parse(command.options) } catch { fail(.usage, "\(error)") }
+
+let level: Logger.Level = command.debug || options.debug ? .debug : (Logger.Level(rawValue: options.logLevel) ?? .info)
+var logSink: LogRouting.Sink = .standardError
+if let path = options.logFile {
+    if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+    guard let handle = FileHandle(forWritingAtPath: path) else { fail(.usage, "cannot write log file \(path)") }
+    handle.seekToEndOfFile()
+    logSink = .file(handle)
+}
+LogRouting.shared.configure(sink: logSink, level: level)
+LoggingSystem.bootstrap { _ in RoutedLogHandler() }
+let logger = Logger(label: "swiftmount")
+
+var isDirectory: ObjCBool = false
+guard FileManager.default.fileExists(atPath: command.mountpoint, isDirectory: &isDirectory), isDirectory.boolValue else {
+    fail(.mount, "mount point \(command.mountpoint) is not a directory")
+}
+
+let authenticator: any Authenticator
+do { authenticator = try EnvironmentCredentials.authenticator(from: ProcessInfo.processInfo.environment) } catch {
+    fail(.auth, "\(error)")
+}
+var transportConfig = CurlTransport.Configuration()
+transportConfig.verifyTLS = !options.insecure
+transportConfig.caFile = options.caFile
+let transport = CurlTransport(configuration: transportConfig)
+var connectionConfig = ConnectionManager.Configuration()
+connectionConfig.expireSoonInterval = options.expireSoonInterval
+connectionConfig.reauthDeadline = options.reauthDeadline
+let connection = ConnectionManager(authenticator: authenticator, transport: transport, configuration: connectionConfig,
+                                   logger: Logger(label: "swiftmount.auth"))
+let client = SwiftClient(connection: connection, transport: transport)
+
+// Fail before daemonizing, with a one-line reason, so a script or mount(8) sees the error.
+do { _ = try connection.current() } catch { fail(.auth, "\(error)") }
+do {
+    guard try client.containerExists(command.container) else {
+        fail(.container, "container '\(command.container)' does not exist (create it first, e.g. swift post \(command.container))")
+    }
+} catch { fail(.container, "cannot check container '\(command.container)': \(error)") }
+
+let filesystem = SwiftFilesystem(client: client, container: command.container, options: options, logger: logger)
+var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: command.foreground,
+                                  fsname: "swiftmount:\(command.container)", fuseOptions: options.fuseOptions)
+do {
+    let rc = try FuseMount.run(filesystem, settings: settings) {
+        if !command.foreground, options.logFile == nil { LogRouting.shared.configure(sink: .syslog, level: level) }
+        logger.info("mounted container \(command.container) on \(command.mountpoint)")
+    }
+    logger.info("unmounted \(command.mountpoint)")
+    exit(rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1)
+} catch {
+    fail(.mount, "\(error)")
+}

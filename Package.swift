@@ -31,8 +31,10 @@ let package = Package(
             name: "swiftmount",
             dependencies: ["SwiftMountFS", "SwiftStorage", "CSystem", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "SwiftStorageTests", dependencies: ["SwiftStorage"]),
-        .testTarget(name: "MountTests", dependencies: ["SwiftStorage"]),
+        // Helpers for tests against the real dev stack (processes, credentials, mounts).
+        .target(name: "TestSupport", dependencies: ["SwiftStorage"], path: "Tests/TestSupport"),
+        .testTarget(name: "SwiftStorageTests", dependencies: ["SwiftStorage", "TestSupport"]),
+        .testTarget(name: "MountTests", dependencies: ["SwiftMountFS", "SwiftStorage", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -48,6 +48,10 @@ final class Once: @unchecked Sendable {
 /// A file open for writing. Sequential writes fill a buffer; once the file is known to be larger
 /// than the threshold, full segments go to a SegmentedUpload while the writer keeps writing.
 /// `commit` makes the object appear: one PUT for a small file, the manifest for a large one.
+///
+/// close(2) of a dup'ed descriptor (`cmd > file` in a shell) flushes before the last write, so a
+/// commit does not end the file: later writes go on, and the next flush commits again (a small
+/// file keeps its bytes for that; a large one adds segments and stores a longer manifest).
 final class FileWriter: @unchecked Sendable {
     let path: ObjectPath
     private let context: UploadContext
@@ -57,7 +61,8 @@ final class FileWriter: @unchecked Sendable {
     private var buffer: [UInt8] = []
     private var upload: SegmentedUpload?
     private(set) var size = 0
-    private var committed = false
+    /// Written since the last commit (true at first, so an empty new file is stored too).
+    private var dirty = true
     private var failure: FSError?
     private var aborted = false
 
@@ -79,10 +84,7 @@ final class FileWriter: @unchecked Sendable {
         guard offset == size else {
             throw FSError(EOPNOTSUPP, "\(path): write at \(offset) but the file ends at \(size); only sequential writes are supported")
         }
-        if committed {
-            // Written again after a flush (a dup'ed descriptor): start over as a fresh upload of the rest is impossible.
-            throw FSError(EIO, "\(path): write after the file was flushed")
-        }
+        dirty = true
         var consumed = 0
         while consumed < data.count {
             if buffer.isEmpty { buffer.reserveCapacity(context.segmentSize) }
@@ -127,14 +129,12 @@ final class FileWriter: @unchecked Sendable {
             aborted = true
             throw failure
         }
-        guard !committed else { return }
+        guard dirty else { return }
         let mtime = ("X-Object-Meta-Mtime", String(format: "%.6f", Date().timeIntervalSince1970))
         do {
             if let upload {
                 if !buffer.isEmpty { try upload.submit(buffer) }
-                for segment in held { try upload.submit(segment) }
                 buffer = []
-                held = []
                 let segments: [SegmentRef]
                 do {
                     segments = try upload.waitForSegments()
@@ -147,14 +147,12 @@ final class FileWriter: @unchecked Sendable {
                 }
                 context.logger.info("stored \(path) (\(size) bytes, \(segments.count) segments)")
             } else {
-                var body = held.flatMap { $0 }
-                body.append(contentsOf: buffer)
-                held = []
-                buffer = []
+                // Kept, not cleared: a later write may extend the file and commit it again.
+                let body = held.flatMap { $0 } + buffer
                 try context.client.put(container: context.container, object: path.key, body: body, headers: [mtime])
                 context.logger.debug("stored \(path) (\(size) bytes)")
             }
-            committed = true
+            dirty = false
         } catch {
             let fsError = FSError.from(error)
             failure = fsError

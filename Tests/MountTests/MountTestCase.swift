@@ -1,0 +1,55 @@
+import Foundation
+import SwiftStorage
+import TestSupport
+import XCTest
+
+/// Base for tests that mount a fresh container of the real dev stack.
+class MountTestCase: XCTestCase {
+    var container = ""
+    var client: SwiftClient!
+    var mounts: [MountedContainer] = []
+    var scratch = ""
+
+    override func setUpWithError() throws {
+        client = try DevStack.client()
+        container = DevStack.uniqueName("t")
+        try client.createContainer(container)
+        scratch = NSTemporaryDirectory() + "swiftmount-scratch-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        for mount in mounts { try? mount.unmount() }
+        mounts = []
+        try? FileManager.default.removeItem(atPath: scratch)
+    }
+
+    func mount(_ options: [String] = [], user: String = "demo") throws -> MountedContainer {
+        let m = try MountedContainer(container: container, options: options, user: user)
+        mounts.append(m)
+        return m
+    }
+
+    /// A file of random bytes in the scratch folder.
+    func randomFile(_ name: String, mebibytes: Int) throws -> String {
+        let path = scratch + "/" + name
+        try Shell.bash("head -c \(mebibytes)M /dev/urandom > \(Shell.quote(path))")
+        return path
+    }
+
+    /// Downloads an object with python-swiftclient (an independent client) and returns its sha256.
+    func serverSHA256(_ object: String, user: String = "demo") throws -> String {
+        let target = scratch + "/download-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: target) }
+        try Shell.bash("swiftclient download \(Shell.quote(container)) \(Shell.quote(object)) -o \(Shell.quote(target))",
+                       environment: DevStack.environment(with: DevStack.credentials(user)))
+        return try Shell.sha256(target)
+    }
+
+    func objectNames(in container: String, prefix: String = "") throws -> [String] {
+        try client.listAll(container: container, prefix: prefix, delimiter: nil).compactMap {
+            if case .object(let o) = $0 { return o.name }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import SwiftStorage
+
+/// A real swiftmount daemon (the built binary, in the foreground) on a temporary mount point.
+public final class MountedContainer {
+    public let container: String
+    public let mountpoint: String
+    public let logFile: String
+    private let process: Process
+
+    public static var binary: String {
+        ProcessInfo.processInfo.environment["SWIFTMOUNT_BIN"] ?? DevStack.packageRoot + "/.build/debug/swiftmount"
+    }
+
+    /// Mounts `container` with `options` and the credentials of `user`; waits until mounted.
+    public init(container: String, options: [String] = [], user: String = "demo",
+                credentials: [String: String]? = nil) throws {
+        self.container = container
+        mountpoint = NSTemporaryDirectory() + "swiftmount-test-" + UUID().uuidString.prefix(8)
+        logFile = mountpoint + ".log"
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: logFile, contents: nil)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = [container, mountpoint, "-f"] + (options.isEmpty ? [] : ["-o", options.joined(separator: ",")])
+        process.environment = DevStack.environment(with: try credentials ?? DevStack.credentials(user))
+        let log = FileHandle(forWritingAtPath: logFile)!
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while !Self.isMounted(mountpoint) {
+            guard process.isRunning, Date() < deadline else {
+                throw Shell.Failure(description: "mount did not appear; log:\n\(self.log)")
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    public func path(_ name: String) -> String { mountpoint + "/" + name }
+
+    public static func isMounted(_ mountpoint: String) -> Bool {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first.map(String.init) == mountpoint }
+    }
+
+    /// Unmounts and waits for the daemon to exit; returns its exit status.
+    @discardableResult
+    public func unmount() throws -> Int32 {
+        if Self.isMounted(mountpoint) {
+            try Shell.bash("fusermount3 -u \(Shell.quote(mountpoint))")
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: mountpoint)
+        return process.terminationStatus
+    }
+
+    deinit {
+        if Self.isMounted(mountpoint) { _ = try? Shell.run(["fusermount3", "-u", "-z", mountpoint]) }
+        if process.isRunning { process.terminate() }
+    }
+}

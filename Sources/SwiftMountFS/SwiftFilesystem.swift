@@ -159,7 +159,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
         return writers[path]
     }
 
-    public func read(handle: UInt64, offset: Int, count: Int) throws -> [UInt8] {
+    public func read(handle: UInt64, offset: Int, count: Int) throws -> [ArraySlice<UInt8>] {
         guard case .reader(let reader) = try file(handle) else {
             throw FSError(EOPNOTSUPP, "reading a file while writing it is not supported")
         }

@@ -71,6 +71,7 @@ struct CommandLine_ {
 }
 
 sm_reset_signals()
+sm_tune_malloc()
 let command = CommandLine_.parse(Array(CommandLine.arguments.dropFirst()))
 let options: MountOptions
 do { options = try MountOptions.parse(command.options) } catch { fail(.usage, "\(error)") }

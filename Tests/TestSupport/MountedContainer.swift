@@ -16,13 +16,16 @@ public final class MountedContainer {
     public init(container: String, options: [String] = [], user: String = "demo",
                 credentials: [String: String]? = nil) throws {
         self.container = container
-        mountpoint = NSTemporaryDirectory() + "swiftmount-test-" + UUID().uuidString.prefix(8)
-        logFile = mountpoint + ".log"
+        let id = "swiftmount-test-" + UUID().uuidString.prefix(8)
+        mountpoint = NSTemporaryDirectory() + id
+        let logDir = ProcessInfo.processInfo.environment["SWIFTMOUNT_TEST_LOG_DIR"] ?? NSTemporaryDirectory()
+        logFile = logDir + "/" + id + ".log"
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: logFile, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = [container, mountpoint, "-f"] + (options.isEmpty ? [] : ["-o", options.joined(separator: ",")])
+        // Debug logging, so the secrets scan after the tests covers request traces too.
+        process.arguments = [container, mountpoint, "-f", "-o", (["log_level=debug"] + options).joined(separator: ",")]
         process.environment = DevStack.environment(with: try credentials ?? DevStack.credentials(user))
         let log = FileHandle(forWritingAtPath: logFile)!
         process.standardOutput = log

@@ -156,11 +156,15 @@ public enum FuseMount {
         ops.read = { _, buf, size, offset, fi in
             FuseMount.perform {
                 guard let fi, let buf else { return -EINVAL }
-                let bytes = try FuseMount.fs.read(handle: fi.pointee.fh, offset: Int(offset), count: size)
-                bytes.withUnsafeBytes { src in
-                    if let base = src.baseAddress { memcpy(buf, base, bytes.count) }
+                let pieces = try FuseMount.fs.read(handle: fi.pointee.fh, offset: Int(offset), count: size)
+                var copied = 0
+                for piece in pieces {
+                    piece.withUnsafeBytes { src in
+                        if let base = src.baseAddress { memcpy(buf + copied, base, src.count) }
+                    }
+                    copied += piece.count
                 }
-                return Int32(bytes.count)
+                return Int32(copied)
             }
         }
         ops.write = { _, buf, size, offset, fi in

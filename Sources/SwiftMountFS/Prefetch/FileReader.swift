@@ -27,7 +27,6 @@ final class ReadContext: Sendable {
     /// (inside SwiftClient.send). A stream is never silently short: out of retries, it throws.
     func fetch(object: String, etag: String, range: Range<Int>) throws -> [UInt8] {
         var received: [UInt8] = []
-        received.reserveCapacity(range.count)
         var failures = 0
         while received.count < range.count {
             let rest = (range.lowerBound + received.count)..<range.upperBound
@@ -36,7 +35,11 @@ final class ReadContext: Sendable {
                 if bytes.isEmpty {
                     throw FSError(EIO, "\(object): object ended at \(rest.lowerBound), expected \(range.upperBound) bytes")
                 }
-                received.append(contentsOf: bytes.prefix(rest.count))
+                if received.isEmpty && bytes.count <= rest.count {
+                    received = bytes  // the common case: no second copy
+                } else {
+                    received.append(contentsOf: bytes.prefix(rest.count))
+                }
                 continue
             } catch let error as HTTPTransportError {
                 received.append(contentsOf: error.partialBody.prefix(rest.count))
@@ -56,7 +59,7 @@ final class ReadContext: Sendable {
 
 /// A file open for reading, pinned to the version seen at open (its ETag).
 ///
-/// Sequential reads get a growing window fetched with ranged GETs, and the next window is fetched
+/// Sequential reads get a growing window fetched with ranged GETs; the next windows are fetched
 /// in the background while the current one is consumed; random reads fetch only what they ask for.
 final class FileReader: @unchecked Sendable {
     let path: ObjectPath
@@ -67,11 +70,14 @@ final class FileReader: @unchecked Sendable {
 
     private var chunkStart = 0
     private var chunk: [UInt8] = []
-    private var next: (start: Int, count: Int, pending: Pending<[UInt8]>)?
+    /// Windows requested in the background, contiguous after the current chunk.
+    private var ahead: [(start: Int, count: Int, pending: Pending<[UInt8]>)] = []
     private var window = 1 << 20
     private var lastEnd = 0
 
     private static let minimumRequest = 128 << 10
+    /// Windows in flight ahead of the reader: one keeps the link busy while the other is consumed.
+    private static let windowsAhead = 2
 
     init(path: ObjectPath, size: Int, etag: String, context: ReadContext) {
         self.path = path
@@ -80,15 +86,16 @@ final class FileReader: @unchecked Sendable {
         self.context = context
     }
 
-    func read(offset: Int, count: Int) throws -> [UInt8] {
+    /// The bytes at `offset`, as slices of the fetched windows (usually one), so the FUSE layer
+    /// copies them once into the kernel's buffer.
+    func read(offset: Int, count: Int) throws -> [ArraySlice<UInt8>] {
         lock.lock()
         defer { lock.unlock() }
         let end = min(offset + count, size)
         guard offset < end else { return [] }
         let sequential = offset == lastEnd
         lastEnd = end
-        var out: [UInt8] = []
-        out.reserveCapacity(end - offset)
+        var pieces: [ArraySlice<UInt8>] = []
         var position = offset
         while position < end {
             if !(chunkStart..<(chunkStart + chunk.count)).contains(position) {
@@ -96,49 +103,49 @@ final class FileReader: @unchecked Sendable {
             }
             let from = position - chunkStart
             let take = min(end - position, chunk.count - from)
-            out.append(contentsOf: chunk[from..<(from + take)])
+            pieces.append(chunk[from..<(from + take)])
             position += take
         }
-        return out
+        return pieces
     }
 
     private func load(at position: Int, wanted: Int, sequential: Bool) throws {
-        if let next, next.start == position {
-            self.next = nil
-            chunk = try next.pending.wait()
+        if let first = ahead.first, first.start == position {
+            ahead.removeFirst()
+            chunk = try first.pending.wait()
             chunkStart = position
         } else {
-            if let next { _ = try? next.pending.wait() }
-            next = nil
-            if sequential {
-                window = min(window * 2, context.maxWindow)
-            } else {
-                window = 1 << 20
-            }
+            // A jump: windows fetched for the old position are of no use.
+            ahead.removeAll()
+            window = sequential ? min(window * 2, context.maxWindow) : 1 << 20
             let count = min(sequential ? max(window, wanted) : max(wanted, Self.minimumRequest), size - position)
             chunk = try context.fetch(object: path.key, etag: etag, range: position..<(position + count))
             chunkStart = position
         }
-        if sequential { prefetch(after: chunkStart + chunk.count) }
+        if sequential { prefetch() }
     }
 
-    private func prefetch(after start: Int) {
-        guard start < size, next == nil else { return }
-        window = min(window * 2, context.maxWindow)
-        let count = min(window, size - start)
-        let pending = Pending<[UInt8]>()
-        let context = context, key = path.key, etag = etag
-        context.pool.submit {
-            pending.fulfill(Result { try context.fetch(object: key, etag: etag, range: start..<(start + count)) })
+    private func prefetch() {
+        var start = ahead.last.map { $0.start + $0.count } ?? chunkStart + chunk.count
+        while ahead.count < Self.windowsAhead && start < size {
+            window = min(window * 2, context.maxWindow)
+            let count = min(window, size - start)
+            let pending = Pending<[UInt8]>()
+            let context = context, key = path.key, etag = etag, from = start
+            context.pool.submit {
+                pending.fulfill(Result { try context.fetch(object: key, etag: etag, range: from..<(from + count)) })
+            }
+            ahead.append((start, count, pending))
+            start += count
         }
-        next = (start, count, pending)
     }
 
-    /// Waits for background work so nothing outlives the handle.
+    /// Waits for background fetches so nothing outlives the handle.
     func close() {
         lock.lock()
         defer { lock.unlock() }
-        if let next { _ = try? next.pending.wait() }
-        next = nil
+        for window in ahead { _ = try? window.pending.wait() }
+        ahead.removeAll()
+        chunk = []
     }
 }

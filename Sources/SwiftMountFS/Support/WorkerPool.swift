@@ -36,6 +36,8 @@ public final class WorkerPool: @unchecked Sendable {
             condition.lock()
             while head == jobs.count { condition.wait() }
             let job = jobs[head]
+            // Drop the queue's reference now: a job may hold a whole segment.
+            jobs[head] = {}
             head += 1
             if head > 1024 {
                 jobs.removeFirst(head)

@@ -8,7 +8,7 @@
 #   dev-stack.sh env [demo|service|admin|tempauth]   export lines for a user (default demo)
 #   dev-stack.sh clouds               path of a clouds.yaml with clouds demo, service, admin
 #
-# Environment: TOKEN_TTL (Keystone token lifetime, s, default 3600), TEMPAUTH_TTL (default 86400),
+# Environment: TOKEN_TTL (Keystone token lifetime, s; default: that of the running Keystone, else 3600), TEMPAUTH_TTL (default 86400),
 # AUTHTOKEN_CACHE_TIME (how long the proxy trusts a validated token, default 10),
 # SWIFTMOUNT_STACK_DIR (state, default /var/lib/swiftmount-dev).
 # Ports: Keystone 5000, Swift proxy with Keystone 8080, with tempauth 8081, memcached 11211,
@@ -20,6 +20,10 @@ DIR=${SWIFTMOUNT_STACK_DIR:-/var/lib/swiftmount-dev}
 RUN=$DIR/run
 LOG=$DIR/log
 PY=/usr/bin/python3
+# Unset TOKEN_TTL keeps the lifetime of a running Keystone (so a benchmark does not undo a test's 8 s).
+if [ -z "${TOKEN_TTL:-}" ] && [ -f "$RUN/keystone.ttl" ] && [ -f "$RUN/keystone.pid" ] && kill -0 "$(cat "$RUN/keystone.pid")" 2>/dev/null; then
+  TOKEN_TTL=$(cat "$RUN/keystone.ttl")
+fi
 TOKEN_TTL=${TOKEN_TTL:-3600}
 TEMPAUTH_TTL=${TEMPAUTH_TTL:-86400}
 AUTHTOKEN_CACHE_TIME=${AUTHTOKEN_CACHE_TIME:-10}

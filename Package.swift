@@ -14,6 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // clouds.yaml / secure.yaml, as the OpenStack client reads them.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
@@ -21,7 +23,7 @@ let package = Package(
         .systemLibrary(name: "CSystem"),
         .target(
             name: "SwiftStorage",
-            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CCurl", "Yams", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "SwiftMountFS",

@@ -3,7 +3,8 @@
 #
 #   dev-stack.sh install              apt packages (idempotent)
 #   dev-stack.sh start                configure (first time) and start every service; waits until ready
-#   dev-stack.sh stop                 stop the services this script started (by PID)
+#   dev-stack.sh stop [SERVICE...]    stop the services this script started (by PID), or some of them
+#                                     (keystone, proxy-keystone, proxy-tempauth, memcached, ...)
 #   dev-stack.sh status               which services run
 #   dev-stack.sh env [demo|service|admin|tempauth]   export lines for a user (default demo)
 #   dev-stack.sh clouds               path of a clouds.yaml with clouds demo, service, admin
@@ -25,6 +26,7 @@ if [ -z "${TOKEN_TTL:-}" ] && [ -f "$RUN/keystone.ttl" ] && [ -f "$RUN/keystone.
   TOKEN_TTL=$(cat "$RUN/keystone.ttl")
 fi
 TOKEN_TTL=${TOKEN_TTL:-3600}
+if [ -z "${TEMPAUTH_TTL:-}" ] && [ -f "$RUN/tempauth.ttl" ]; then TEMPAUTH_TTL=$(cat "$RUN/tempauth.ttl"); fi
 TEMPAUTH_TTL=${TEMPAUTH_TTL:-86400}
 AUTHTOKEN_CACHE_TIME=${AUTHTOKEN_CACHE_TIME:-10}
 KS_URL=http://127.0.0.1:5000/v3
@@ -262,6 +264,7 @@ start() {
   launch proxy-keystone swift-proxy-server "$etc/proxy-keystone.conf" -v
   launch proxy-tempauth swift-proxy-server "$etc/proxy-tempauth.conf" -v
   for p in proxy-keystone proxy-tempauth; do md5sum < "$etc/$p.conf" > "$RUN/$p.conf-sum"; done
+  echo "$TEMPAUTH_TTL" > "$RUN/tempauth.ttl"
   wait_http $KS_URL 90 || die "keystone did not start (see $LOG/keystone.log)"
   if [ -f "$DIR/keystone/.needs-setup" ]; then
     KS_URL=$KS_URL SWIFT_PUBLIC_URL=http://127.0.0.1:8080 $PY "$HERE/devstack/keystone_setup.py" >>"$LOG/keystone-manage.log" 2>&1 \
@@ -288,12 +291,13 @@ stop_one() {
   rm -f "$RUN/$name.pid"
 }
 
-stop() {
-  local n
-  for n in proxy-keystone proxy-tempauth keystone object-server container-server account-server memcached; do
-    stop_one $n
+stop() { # [SERVICE...] (default: all); `start` brings back whatever is stopped
+  local n names=("$@")
+  [ ${#names[@]} -eq 0 ] && names=(proxy-keystone proxy-tempauth keystone object-server container-server account-server memcached)
+  for n in "${names[@]}"; do
+    stop_one "$n"
   done
-  echo "dev-stack: stopped"
+  echo "dev-stack: stopped ${names[*]}"
 }
 
 status() {
@@ -377,7 +381,7 @@ YAML
 case ${1:-} in
   install) bash "$HERE/install-deps.sh" --with-stack ;;
   start) start ;;
-  stop) stop ;;
+  stop) shift; stop "$@" ;;
   restart) stop; start ;;
   status) status ;;
   env) print_env "${2:-demo}" ;;

@@ -28,6 +28,11 @@ static inline void *sm_fuse_private_data(void) {
     return ctx ? ctx->private_data : 0;
 }
 
+static inline int sm_fuse_caller_pid(void) {
+    struct fuse_context *ctx = fuse_get_context();
+    return ctx ? (int)ctx->pid : 0;
+}
+
 static inline void sm_fuse_conn_tune(struct fuse_conn_info *conn, unsigned max_write, unsigned max_readahead) {
     conn->max_write = max_write;
     conn->max_readahead = max_readahead;

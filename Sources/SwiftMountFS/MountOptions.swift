@@ -21,6 +21,13 @@ public struct MountOptions: Sendable, Equatable {
     public var insecure = false
     public var caFile: String?
     public var segmentContainer: String?
+    /// Credentials from this cloud of clouds.yaml instead of the environment.
+    public var osCloud: String?
+    /// Multi-tenant: delegate the user's token to the service user through a Keystone trust.
+    public var trust = false
+    public var userTokenFile: String?
+    public var serviceCredentials: String?
+    public var serviceCloud: String?
     /// Options for libfuse (allow_other, ro, default_permissions, ...), passed through unchanged.
     public var fuseOptions: [String] = []
 
@@ -74,10 +81,18 @@ public struct MountOptions: Sendable, Equatable {
             case "insecure": o.insecure = true
             case "cacert": o.caFile = try required()
             case "segment_container": o.segmentContainer = try required()
+            case "os_cloud": o.osCloud = try required()
+            case "trust": o.trust = ["yes", "true", "1", nil].contains(value)
+            case "user_token_file": o.userTokenFile = try required()
+            case "service_credentials": o.serviceCredentials = try required()
+            case "service_cloud": o.serviceCloud = try required()
             default: o.fuseOptions.append(item)
             }
         }
         if !thresholdGiven { o.largeObjectThreshold = o.segmentSize }
+        if o.trust && o.serviceCredentials == nil {
+            throw ParseError(description: "trust=yes needs service_credentials=FILE (a clouds.yaml with the service user)")
+        }
         guard o.segmentSize >= 1 << 20 else { throw ParseError(description: "segment_size must be at least 1M") }
         guard o.largeObjectThreshold <= 5 << 30 else {
             throw ParseError(description: "large_object_threshold above 5G: Swift refuses single objects that large")

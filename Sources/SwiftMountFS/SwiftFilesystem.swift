@@ -108,13 +108,14 @@ public final class SwiftFilesystem: @unchecked Sendable {
 
     // MARK: - Files
 
-    public func create(_ path: String) throws -> UInt64 {
+    /// `caller` is the process id of the opener: see `flush`.
+    public func create(_ path: String, caller: Int32) throws -> UInt64 {
         let p = ObjectPath(path)
         guard !p.isRoot else { throw FSError(EISDIR) }
-        return register(writer: FileWriter(path: p, context: uploads))
+        return register(writer: FileWriter(path: p, opener: caller, context: uploads))
     }
 
-    public func open(_ path: String, mode: OpenMode) throws -> UInt64 {
+    public func open(_ path: String, mode: OpenMode, caller: Int32) throws -> UInt64 {
         let p = ObjectPath(path)
         if mode.write {
             let existing = try? namespace.lookup(p)
@@ -122,7 +123,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
             guard mode.truncate || (existing?.size ?? 0) == 0 else {
                 throw FSError(EOPNOTSUPP, "\(p): changing an existing file in place is not supported; write it anew")
             }
-            return register(writer: FileWriter(path: p, context: uploads))
+            return register(writer: FileWriter(path: p, opener: caller, context: uploads))
         }
         // A fresh HEAD pins the version this handle reads (open-time consistency).
         guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
@@ -183,8 +184,11 @@ public final class SwiftFilesystem: @unchecked Sendable {
     }
 
     /// close(2) lands here: the upload completes before close returns, and its result is close's.
-    public func flush(handle: UInt64) throws {
-        guard case .writer(let writer) = try file(handle) else { return }
+    /// Only the opener's close commits: in `cmd > file` the shell opens, each child inherits the
+    /// descriptor and closes it after its writes, and committing on those would store the file
+    /// over and over in tiny segments. Other closes leave the commit to the opener or to release.
+    public func flush(handle: UInt64, caller: Int32) throws {
+        guard case .writer(let writer) = try file(handle), caller == writer.opener else { return }
         try writer.commit()
         namespace.remember(writer.path, FileAttributes(kind: .file, size: writer.currentSize, mtime: Date()))
     }

@@ -20,6 +20,10 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
   -o upload_concurrency=4, max_write_buffer=256M, read_ahead=16M, read_concurrency=4
   -o attr_timeout=2, reauth_deadline=120, log_level=info, log_file=PATH, cacert=FILE, insecure
   -o segment_container=NAME        where segments go (default CONTAINER_segments)
+  -o os_cloud=NAME      credentials from clouds.yaml (+ secure.yaml) instead of the environment
+  -o trust=yes,service_credentials=FILE[,service_cloud=NAME][,user_token_file=FILE]
+                        multi-tenant: act for the user whose token is in OS_TOKEN (or the file)
+                        through a Keystone trust to the service user of FILE (a private clouds.yaml)
   Any other -o option goes to libfuse (allow_other, ro, default_permissions, ...).
 """
 
@@ -93,18 +97,21 @@ guard FileManager.default.fileExists(atPath: command.mountpoint, isDirectory: &i
     fail(.mount, "mount point \(command.mountpoint) is not a directory")
 }
 
-let authenticator: any Authenticator
-do { authenticator = try EnvironmentCredentials.authenticator(from: ProcessInfo.processInfo.environment) } catch {
-    fail(.auth, "\(error)")
-}
 var transportConfig = CurlTransport.Configuration()
 transportConfig.verifyTLS = !options.insecure
 transportConfig.caFile = options.caFile
+let auth: ResolvedAuth
+do {
+    auth = try resolveAuth(options: options, environment: ProcessInfo.processInfo.environment,
+                           transport: CurlTransport(configuration: transportConfig), logger: logger)
+} catch { fail(.auth, "\(error)") }
+if auth.insecure { transportConfig.verifyTLS = false }
+if transportConfig.caFile == nil { transportConfig.caFile = auth.caFile }
 let transport = CurlTransport(configuration: transportConfig)
 var connectionConfig = ConnectionManager.Configuration()
 connectionConfig.expireSoonInterval = options.expireSoonInterval
 connectionConfig.reauthDeadline = options.reauthDeadline
-let connection = ConnectionManager(authenticator: authenticator, transport: transport, configuration: connectionConfig,
+let connection = ConnectionManager(authenticator: auth.authenticator, transport: transport, configuration: connectionConfig,
                                    logger: Logger(label: "swiftmount.auth"))
 let client = SwiftClient(connection: connection, transport: transport)
 
@@ -125,6 +132,14 @@ do {
         logger.info("mounted container \(command.container) on \(command.mountpoint)")
     }
     logger.info("unmounted \(command.mountpoint)")
+    if let trust = auth.trust {
+        do {
+            try trust.delete(token: connection.current().token, transport: transport)
+            logger.info("trust \(trust.trustID) deleted")
+        } catch {
+            logger.error("could not delete trust \(trust.trustID): \(error)")
+        }
+    }
     exit(rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1)
 } catch {
     fail(.mount, "\(error)")

@@ -141,7 +141,7 @@ public enum FuseMount {
         ops.unlink = { p in FuseMount.perform { try FuseMount.fs.unlink(FuseMount.path(p)); return 0 } }
         ops.create = { p, _, fi in
             FuseMount.perform {
-                let handle = try FuseMount.fs.create(FuseMount.path(p))
+                let handle = try FuseMount.fs.create(FuseMount.path(p), caller: sm_fuse_caller_pid())
                 fi?.pointee.fh = handle
                 return 0
             }
@@ -149,7 +149,8 @@ public enum FuseMount {
         ops.open = { p, fi in
             FuseMount.perform {
                 guard let fi else { return -EINVAL }
-                fi.pointee.fh = try FuseMount.fs.open(FuseMount.path(p), mode: OpenMode(flags: fi.pointee.flags))
+                fi.pointee.fh = try FuseMount.fs.open(FuseMount.path(p), mode: OpenMode(flags: fi.pointee.flags),
+                                                     caller: sm_fuse_caller_pid())
                 return 0
             }
         }
@@ -178,7 +179,7 @@ public enum FuseMount {
         ops.flush = { _, fi in
             FuseMount.perform {
                 guard let fi else { return -EINVAL }
-                try FuseMount.fs.flush(handle: fi.pointee.fh)
+                try FuseMount.fs.flush(handle: fi.pointee.fh, caller: sm_fuse_caller_pid())
                 return 0
             }
         }

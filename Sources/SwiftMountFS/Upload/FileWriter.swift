@@ -49,11 +49,13 @@ final class Once: @unchecked Sendable {
 /// than the threshold, full segments go to a SegmentedUpload while the writer keeps writing.
 /// `commit` makes the object appear: one PUT for a small file, the manifest for a large one.
 ///
-/// close(2) of a dup'ed descriptor (`cmd > file` in a shell) flushes before the last write, so a
-/// commit does not end the file: later writes go on, and the next flush commits again (a small
-/// file keeps its bytes for that; a large one adds segments and stores a longer manifest).
+/// A commit does not end the file: the opener may close one of several descriptors (a dup) and
+/// write on; the next flush commits again (a small file keeps its bytes for that; a large one
+/// adds segments and stores a longer manifest).
 final class FileWriter: @unchecked Sendable {
     let path: ObjectPath
+    /// Process that opened the file; its close commits (see SwiftFilesystem.flush).
+    let opener: Int32
     private let context: UploadContext
     private let lock = NSLock()
     /// Full segments held back while the file is still below the threshold.
@@ -66,8 +68,9 @@ final class FileWriter: @unchecked Sendable {
     private var failure: FSError?
     private var aborted = false
 
-    init(path: ObjectPath, context: UploadContext) {
+    init(path: ObjectPath, opener: Int32, context: UploadContext) {
         self.path = path
+        self.opener = opener
         self.context = context
     }
 

@@ -42,7 +42,8 @@ public enum EnvironmentCredentials {
         let region = value("OS_REGION_NAME")
 
         let identity: KeystoneV3Auth.Identity
-        var scope = projectScope
+        let projectGiven = value("OS_PROJECT_ID") ?? value("OS_TENANT_ID") ?? value("OS_PROJECT_NAME") ?? value("OS_TENANT_NAME") != nil
+        var scope = projectGiven ? projectScope : .implicit
         switch (value("OS_AUTH_TYPE") ?? "password").lowercased() {
         case "password", "v3password":
             guard user.id != nil || user.name != nil else { throw Failure.missing("OS_USERNAME or OS_USER_ID") }

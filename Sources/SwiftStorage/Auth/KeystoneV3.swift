@@ -49,11 +49,13 @@ public struct KeystoneV3Auth: Authenticator {
     }
 
     public var summary: String {
-        switch identity {
+        let how = switch identity {
         case .password(let user, _): "keystone v3 password user=\(user.name ?? user.id ?? "?")"
         case .applicationCredential(let id, let name, _, _): "keystone v3 application credential \(name ?? id ?? "?")"
         case .token: "keystone v3 token"
         }
+        if case .trust(let id) = scope { return how + " trust=\(id)" }
+        return how
     }
 
     public var canReauthenticate: Bool {
@@ -62,6 +64,13 @@ public struct KeystoneV3Auth: Authenticator {
     }
 
     public func authenticate(using transport: HTTPTransport) throws -> AuthResult {
+        let (token, info) = try issueToken(using: transport)
+        let storageURL = try Self.objectStoreURL(in: info.catalog, interface: interface, region: region)
+        return AuthResult(token: token, storageURL: storageURL, expiresAt: info.expiresAt)
+    }
+
+    /// POST /v3/auth/tokens: the token and what Keystone says about it.
+    public func issueToken(using transport: HTTPTransport) throws -> (Secret, KeystoneTokenInfo) {
         let body = try JSONSerialization.data(withJSONObject: requestBody())
         let request = HTTPRequest(method: .post, url: v3Base + "/auth/tokens",
                                   headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
@@ -70,15 +79,7 @@ public struct KeystoneV3Auth: Authenticator {
         guard let token = response.headers["x-subject-token"] else {
             throw AuthError.invalidResponse("keystone answer lacks X-Subject-Token")
         }
-        let parsed: TokenResponse
-        do {
-            parsed = try JSONDecoder().decode(TokenResponse.self, from: Data(response.body))
-        } catch {
-            throw AuthError.invalidResponse("keystone token body: \(error)")
-        }
-        let storageURL = try Self.objectStoreURL(in: parsed.token.catalog ?? [], interface: interface, region: region)
-        return AuthResult(token: Secret(token), storageURL: storageURL,
-                          expiresAt: Timestamp.parseISO8601(parsed.token.expires_at))
+        return (Secret(token), try KeystoneTokenInfo(json: response.body))
     }
 
     func requestBody() -> [String: Any] {
@@ -130,7 +131,7 @@ public struct KeystoneV3Auth: Authenticator {
         return ["name": name ?? "Default"]
     }
 
-    static func objectStoreURL(in catalog: [CatalogEntry], interface: String, region: String?) throws -> String {
+    static func objectStoreURL(in catalog: [KeystoneTokenInfo.CatalogEntry], interface: String, region: String?) throws -> String {
         guard let service = catalog.first(where: { $0.type == "object-store" }) else {
             throw AuthError.invalidResponse("the token's catalog has no object-store service")
         }
@@ -142,17 +143,45 @@ public struct KeystoneV3Auth: Authenticator {
         }
         return endpoint.url
     }
+}
 
-    struct TokenResponse: Decodable {
+/// The parts of a Keystone token body swiftmount uses.
+public struct KeystoneTokenInfo: Sendable {
+    public var userID: String
+    public var projectID: String?
+    public var roles: [String]
+    public var expiresAt: Date?
+    var catalog: [CatalogEntry]
+
+    init(json: [UInt8]) throws {
+        let parsed: Body
+        do {
+            parsed = try JSONDecoder().decode(Body.self, from: Data(json))
+        } catch {
+            throw AuthError.invalidResponse("keystone token body: \(error)")
+        }
+        userID = parsed.token.user.id
+        projectID = parsed.token.project?.id
+        roles = parsed.token.roles?.map(\.name) ?? []
+        expiresAt = Timestamp.parseISO8601(parsed.token.expires_at)
+        catalog = parsed.token.catalog ?? []
+    }
+
+    struct Body: Decodable {
         struct Token: Decodable {
+            struct Ref: Decodable { var id: String }
+            struct Role: Decodable { var name: String }
             var expires_at: String
+            var user: Ref
+            var project: Ref?
+            var roles: [Role]?
             var catalog: [CatalogEntry]?
         }
         var token: Token
     }
 
-    struct CatalogEntry: Decodable {
-        struct Endpoint: Decodable {
+    struct CatalogEntry: Decodable, Sendable {
+        struct Endpoint: Decodable, Sendable {
             var interface: String
             var url: String
             var region_id: String?

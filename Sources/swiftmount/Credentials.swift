@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import SwiftMountFS
+import SwiftStorage
+
+/// How this mount authenticates, resolved from options, clouds.yaml and the environment.
+struct ResolvedAuth {
+    var authenticator: any Authenticator
+    var trust: TrustDelegation?
+    /// Why multi-tenant delegation is not in force, when trust=yes was asked for.
+    var trustProblem: String?
+    var caFile: String?
+    var insecure = false
+}
+
+enum CredentialError: Error, CustomStringConvertible {
+    case invalid(String)
+    var description: String {
+        switch self { case .invalid(let why): why }
+    }
+}
+
+/// Refuses a secrets file that others can read, as ssh does.
+func checkPrivate(_ path: String) throws {
+    let attributes: [FileAttributeKey: Any]
+    do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
+        throw CredentialError.invalid("cannot read \(path): \(error.localizedDescription)")
+    }
+    let mode = (attributes[.posixPermissions] as? Int) ?? 0
+    if mode & 0o007 != 0 {
+        throw CredentialError.invalid("\(path) is readable by others (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
+    }
+}
+
+func resolveAuth(options: MountOptions, environment: [String: String], transport: any HTTPTransport,
+                 logger: Logger) throws -> ResolvedAuth {
+    var vars = environment
+    if let cloud = options.osCloud ?? environment["OS_CLOUD"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        vars = try CloudsConfig.variables(cloud: cloud, environment: environment)
+    }
+    let caFile = vars["OS_CACERT"]
+    let insecure = vars["OS_INSECURE"] == "true"
+    guard options.trust else {
+        return ResolvedAuth(authenticator: try EnvironmentCredentials.authenticator(from: vars), caFile: caFile, insecure: insecure)
+    }
+
+    // Multi-tenant: the user's token, and a service user's credentials from a private clouds.yaml.
+    var userToken = vars["OS_TOKEN"] ?? ""
+    if let file = options.userTokenFile {
+        try checkPrivate(file)
+        userToken = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+    guard !userToken.isEmpty else { throw CredentialError.invalid("trust=yes needs the user's token in OS_TOKEN or user_token_file=") }
+    guard let serviceFile = options.serviceCredentials else { throw CredentialError.invalid("trust=yes needs service_credentials=") }
+    try checkPrivate(serviceFile)
+    var serviceVars = try CloudsConfig.variables(cloud: options.serviceCloud, cloudsFile: serviceFile)
+    if serviceVars["OS_AUTH_URL"] == nil { serviceVars["OS_AUTH_URL"] = vars["OS_AUTH_URL"] }
+    guard let service = try EnvironmentCredentials.authenticator(from: serviceVars) as? KeystoneV3Auth,
+          service.canReauthenticate else {
+        throw CredentialError.invalid("service_credentials must hold a Keystone v3 password or application credential")
+    }
+    do {
+        let trust = try TrustDelegation.establish(userToken: Secret(userToken), service: service, transport: transport)
+        logger.info("trust \(trust.trustID) created: service user acts for user \(trust.trustorUserID) on project \(trust.projectID) with roles \(trust.roles.joined(separator: ","))")
+        return ResolvedAuth(authenticator: trust.authenticator, trust: trust, caFile: caFile, insecure: insecure)
+    } catch {
+        // Said once; the mount goes on with the user's token, which cannot be renewed.
+        let why = "\(error)"
+        logger.warning("could not create a trust (\(why)); using the user's token without re-authentication")
+        let userOnly = try EnvironmentCredentials.authenticator(from: vars.merging(
+            ["OS_AUTH_TYPE": "token", "OS_TOKEN": userToken, "OS_AUTH_URL": service.authURL]) { $1 })
+        return ResolvedAuth(authenticator: userOnly, trustProblem: why, caFile: caFile, insecure: insecure)
+    }
+}

@@ -386,5 +386,5 @@ case ${1:-} in
   status) status ;;
   env) print_env "${2:-demo}" ;;
   clouds) clouds ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

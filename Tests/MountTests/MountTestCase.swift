@@ -46,6 +46,38 @@ class MountTestCase: XCTestCase {
         return try Shell.sha256(target)
     }
 
+    /// Writes `source` into `target` one MiB at a time with a pause after each, through a single
+    /// descriptor held by the shell, so one upload spans as long as the test needs.
+    func slowCopy(_ source: String, to target: String, mebibytes: Int, pause: Double) throws {
+        try Shell.finish(startSlowCopy(source, to: target, mebibytes: mebibytes, pause: pause))
+    }
+
+    func startSlowCopy(_ source: String, to target: String, mebibytes: Int, pause: Double) throws -> Process {
+        try Shell.background("""
+            for i in $(seq 0 \(mebibytes - 1)); do dd if=\(Shell.quote(source)) bs=1M skip=$i count=1 status=none; sleep \(pause); done \
+              > \(Shell.quote(target))
+            """)
+    }
+
+    /// sha256 of `path` read through one descriptor in `chunk`-byte reads with a pause after each.
+    func slowSHA256(_ path: String, chunk: Int, pause: Double) throws -> String {
+        try Shell.bash("""
+            /usr/bin/python3 -c 'import hashlib, sys, time
+            h = hashlib.sha256()
+            with open(sys.argv[1], "rb", buffering=0) as f:
+                while True:
+                    b = f.read(\(chunk))
+                    if not b: break
+                    h.update(b); time.sleep(\(pause))
+            print(h.hexdigest())' \(Shell.quote(path))
+            """).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// How many times the daemon obtained a token (its log says so once per authentication).
+    func authentications(in mount: MountedContainer) -> Int {
+        mount.log.components(separatedBy: "authenticated (").count - 1
+    }
+
     func objectNames(in container: String, prefix: String = "") throws -> [String] {
         try client.listAll(container: container, prefix: prefix, delimiter: nil).compactMap {
             if case .object(let o) = $0 { return o.name }

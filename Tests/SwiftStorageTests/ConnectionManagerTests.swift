@@ -1,5 +1,6 @@
 import Foundation
 import SwiftStorage
+import TestSupport
 import XCTest
 
 /// A clock the test moves by hand.
@@ -96,15 +97,7 @@ final class ConnectionManagerTests: XCTestCase {
         let auth = CountingAuthenticator(clock: clock, lifetime: 100, delay: 0.2)
         let cm = manager(auth, expireSoon: 10)
         let rejected = try cm.current()
-        let failures = NSLock()
-        nonisolated(unsafe) var errors: [Error] = []
-        DispatchQueue.concurrentPerform(iterations: 8) { _ in
-            do { _ = try cm.refresh(after: rejected) } catch {
-                failures.lock()
-                errors.append(error)
-                failures.unlock()
-            }
-        }
+        let errors = concurrently(8) { _ in _ = try cm.refresh(after: rejected) }
         XCTAssertTrue(errors.isEmpty, "\(errors)")
         XCTAssertEqual(auth.calls, 2, "one initial auth, one shared refresh for 8 rejected callers")
         XCTAssertEqual(cm.statistics.authentications, 2)

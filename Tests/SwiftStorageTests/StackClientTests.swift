@@ -60,3 +60,72 @@ extension ListingEntry {
         fatalError("not an object")
     }
 }
+
+/// Hides the token's expiry, so the ConnectionManager cannot renew ahead of time and only the
+/// server's answer tells that the token is dead (as with clock skew or a revoked token).
+struct ExpiryBlindAuthenticator: Authenticator {
+    let inner: any Authenticator
+    var summary: String { inner.summary }
+    var canReauthenticate: Bool { true }
+    func authenticate(using transport: HTTPTransport) throws -> AuthResult {
+        var result = try inner.authenticate(using: transport)
+        result.expiresAt = nil
+        return result
+    }
+}
+
+final class ReactiveAuthTests: XCTestCase {
+    func testManifestPutAnswered400ForExpiredTokenIsReauthenticatedAndStored() throws {
+        let ttl = try XCTUnwrap(DevStack.tokenTTL())
+        XCTAssertLessThanOrEqual(ttl, 10, "needs the stack started with TOKEN_TTL=8 (scripts/test.sh does that)")
+        let transport = CurlTransport()
+        let auth = ExpiryBlindAuthenticator(inner: try EnvironmentCredentials.authenticator(from: DevStack.credentials()))
+        let connection = ConnectionManager(authenticator: auth, transport: transport)
+        let client = SwiftClient(connection: connection, transport: transport)
+        let container = DevStack.uniqueName("c")
+        try client.createContainer(container)
+        var segments: [SegmentRef] = []
+        for i in 1...2 {
+            let body = [UInt8](repeating: UInt8(i), count: 1 << 20)
+            let etag = try client.put(container: container, object: "seg/\(i)", body: body)
+            segments.append(SegmentRef(path: "/\(container)/seg/\(i)", etag: etag, sizeBytes: body.count))
+        }
+        let stale = try connection.current()
+        // The token expires after the last segment and before the manifest.
+        Thread.sleep(forTimeInterval: Double(ttl) + 1.5)
+
+        // The premise, seen raw: the slo middleware reports the segments' 401s as a 400.
+        let manifest = Array(try JSONSerialization.data(withJSONObject: segments.map {
+            ["path": $0.path, "etag": $0.etag, "size_bytes": $0.sizeBytes] as [String: Any] }))
+        let raw = try transport.perform(HTTPRequest(
+            method: .put, url: "\(stale.storageURL)/\(container)/raw?multipart-manifest=put",
+            headers: [("X-Auth-Token", stale.token.reveal)], body: manifest))
+        XCTAssertEqual(raw.status, 400)
+        XCTAssertTrue(raw.bodyText.contains("401 Unauthorized"), raw.bodyText)
+
+        try client.putStaticLargeObject(container: container, object: "big", segments: segments)
+        XCTAssertEqual(connection.statistics.authentications, 2, "one re-auth, triggered by the 400")
+        let info = try XCTUnwrap(client.head(container: container, object: "big"))
+        XCTAssertTrue(info.isStaticLargeObject)
+        XCTAssertEqual(info.size, 2 << 20)
+    }
+
+    func testPlainPutWithRejectedTokenIsResentAfterOneSharedReauth() throws {
+        let ttl = try XCTUnwrap(DevStack.tokenTTL())
+        XCTAssertLessThanOrEqual(ttl, 10, "needs the stack started with TOKEN_TTL=8")
+        let transport = CurlTransport()
+        let auth = ExpiryBlindAuthenticator(inner: try EnvironmentCredentials.authenticator(from: DevStack.credentials()))
+        let connection = ConnectionManager(authenticator: auth, transport: transport)
+        let client = SwiftClient(connection: connection, transport: transport)
+        let container = DevStack.uniqueName("c")
+        try client.createContainer(container)
+        Thread.sleep(forTimeInterval: Double(ttl) + 1.5)
+        // Eight PUTs at once, all with the dead token: they share one re-auth and all land.
+        let errors = concurrently(8) { i in
+            try client.put(container: container, object: "o\(i)", body: [UInt8](repeating: 7, count: 3 << 20))
+        }
+        XCTAssertTrue(errors.isEmpty, "\(errors)")
+        XCTAssertEqual(connection.statistics.authentications, 2)
+        XCTAssertEqual(try client.listAll(container: container).count, 8)
+    }
+}

@@ -48,6 +48,22 @@ public enum Shell {
         return result.stdout
     }
 
+    /// Starts a bash script in the background; `finish` waits for it and checks its status.
+    public static func background(_ script: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "set -o pipefail; " + script]
+        try process.run()
+        return process
+    }
+
+    public static func finish(_ process: Process) throws {
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "background script exited \(process.terminationStatus)")
+        }
+    }
+
     public static func sha256(_ path: String) throws -> String {
         String(try bash("sha256sum \(quote(path))").prefix(64))
     }

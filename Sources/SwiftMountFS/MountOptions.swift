@@ -13,6 +13,8 @@ public struct MountOptions: Sendable, Equatable {
     public var readConcurrency = 4
     /// Largest read-ahead window of a sequential reader.
     public var readAhead = 16 << 20
+    /// Cap on read-ahead bytes held for the whole mount; beyond it readers fetch on demand.
+    public var maxReadBuffer = 128 << 20
     public var attrTimeout: Double = 2
     public var reauthDeadline: Double = 120
     public var logLevel = "info"
@@ -73,6 +75,7 @@ public struct MountOptions: Sendable, Equatable {
             case "max_write_buffer": o.maxWriteBuffer = try size()
             case "read_concurrency": o.readConcurrency = try count(min: 1)
             case "read_ahead": o.readAhead = try size()
+            case "max_read_buffer": o.maxReadBuffer = try size()
             case "attr_timeout": o.attrTimeout = try number()
             case "reauth_deadline": o.reauthDeadline = try number()
             case "log_level": o.logLevel = try required()

@@ -56,10 +56,15 @@ public final class SwiftFilesystem: @unchecked Sendable {
 
     // MARK: - Attributes and directories
 
-    public func getattr(_ path: String) throws -> FileAttributes {
+    /// `handle` is set when the kernel asks about an open file (fstat, or revalidating before a
+    /// read): the open handle answers without the network, so a server outage does not fail reads.
+    public func getattr(_ path: String, handle: UInt64? = nil) throws -> FileAttributes {
         let p = ObjectPath(path)
         if let writer = writer(for: p) {
             return FileAttributes(kind: .file, size: writer.currentSize, mtime: Date())
+        }
+        if let handle, case .reader(let reader)? = try? file(handle) {
+            return reader.attributes
         }
         return try namespace.lookup(p)
     }
@@ -96,6 +101,21 @@ public final class SwiftFilesystem: @unchecked Sendable {
         if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
         try client.delete(container: container, object: p.key, staticLargeObject: info.isStaticLargeObject)
         namespace.forget(p)
+        if let manifest = info.dynamicManifest {
+            try deleteDynamicSegments(manifest: manifest)
+        }
+    }
+
+    /// A dynamic large object's segments are every object under its manifest's "container/prefix".
+    private func deleteDynamicSegments(manifest: String) throws {
+        let decoded = manifest.removingPercentEncoding ?? manifest
+        guard let slash = decoded.firstIndex(of: "/") else { return }
+        let segmentContainer = String(decoded[..<slash])
+        let prefix = String(decoded[decoded.index(after: slash)...])
+        guard !prefix.isEmpty else { return }  // never delete a whole container's worth
+        for case .object(let segment) in try client.listAll(container: segmentContainer, prefix: prefix, delimiter: nil) {
+            try client.delete(container: segmentContainer, object: segment.name)
+        }
     }
 
     public func statfs() -> FilesystemStats {
@@ -128,7 +148,8 @@ public final class SwiftFilesystem: @unchecked Sendable {
         // A fresh HEAD pins the version this handle reads (open-time consistency).
         guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
         if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
-        let reader = FileReader(path: p, size: info.size, etag: info.etag, context: reads)
+        let reader = FileReader(path: p, size: info.size, etag: info.etag,
+                                mtime: Namespace.mtime(meta: info.metadata, fallback: info.lastModified), context: reads)
         lock.lock()
         defer { lock.unlock() }
         let handle = nextHandle

@@ -115,9 +115,9 @@ public enum FuseMount {
             // The return value becomes private_data: keep the bridge.
             return sm_fuse_private_data()
         }
-        ops.getattr = { p, st, _ in
+        ops.getattr = { p, st, fi in
             FuseMount.perform {
-                let attributes = try FuseMount.fs.getattr(FuseMount.path(p))
+                let attributes = try FuseMount.fs.getattr(FuseMount.path(p), handle: fi?.pointee.fh)
                 if let st { FuseMount.fill(st, attributes) }
                 return 0
             }

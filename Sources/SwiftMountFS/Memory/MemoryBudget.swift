@@ -19,6 +19,15 @@ public final class MemoryBudget: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Takes `bytes` only if they fit now (for optional work such as read-ahead).
+    public func tryAcquire(_ bytes: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard used + bytes <= capacity else { return false }
+        used += bytes
+        return true
+    }
+
     public func release(_ bytes: Int) {
         condition.lock()
         used -= bytes

@@ -10,6 +10,8 @@ final class ReadContext: Sendable {
     let retryGetCount: Int
     let maxWindow: Int
     let pool: WorkerPool
+    /// Read-ahead windows held by all readers of the mount.
+    let budget: MemoryBudget
     let logger: Logger
     let backoff = Backoff(base: 0.5, cap: 8)
 
@@ -19,6 +21,7 @@ final class ReadContext: Sendable {
         self.retryGetCount = options.retryGetCount
         self.maxWindow = max(options.readAhead, 1 << 20)
         self.pool = WorkerPool(name: "read", threads: options.readConcurrency)
+        self.budget = MemoryBudget(capacity: options.maxReadBuffer)
         self.logger = logger
     }
 
@@ -79,12 +82,17 @@ final class FileReader: @unchecked Sendable {
     /// Windows in flight ahead of the reader: one keeps the link busy while the other is consumed.
     private static let windowsAhead = 2
 
-    init(path: ObjectPath, size: Int, etag: String, context: ReadContext) {
+    let mtime: Date
+
+    init(path: ObjectPath, size: Int, etag: String, mtime: Date, context: ReadContext) {
         self.path = path
         self.size = size
         self.etag = etag
+        self.mtime = mtime
         self.context = context
     }
+
+    var attributes: FileAttributes { FileAttributes(kind: .file, size: size, mtime: mtime) }
 
     /// The bytes at `offset`, as slices of the fetched windows (usually one), so the FUSE layer
     /// copies them once into the kernel's buffer.
@@ -112,11 +120,12 @@ final class FileReader: @unchecked Sendable {
     private func load(at position: Int, wanted: Int, sequential: Bool) throws {
         if let first = ahead.first, first.start == position {
             ahead.removeFirst()
+            defer { context.budget.release(first.count) }
             chunk = try first.pending.wait()
             chunkStart = position
         } else {
             // A jump: windows fetched for the old position are of no use.
-            ahead.removeAll()
+            dropAhead()
             window = sequential ? min(window * 2, context.maxWindow) : 1 << 20
             let count = min(sequential ? max(window, wanted) : max(wanted, Self.minimumRequest), size - position)
             chunk = try context.fetch(object: path.key, etag: etag, range: position..<(position + count))
@@ -128,8 +137,11 @@ final class FileReader: @unchecked Sendable {
     private func prefetch() {
         var start = ahead.last.map { $0.start + $0.count } ?? chunkStart + chunk.count
         while ahead.count < Self.windowsAhead && start < size {
-            window = min(window * 2, context.maxWindow)
-            let count = min(window, size - start)
+            let grown = min(window * 2, context.maxWindow)
+            let count = min(grown, size - start)
+            // Over the mount's cap, this reader goes on with on-demand reads.
+            guard context.budget.tryAcquire(count) else { return }
+            window = grown
             let pending = Pending<[UInt8]>()
             let context = context, key = path.key, etag = etag, from = start
             context.pool.submit {
@@ -140,12 +152,18 @@ final class FileReader: @unchecked Sendable {
         }
     }
 
+    /// Lets go of windows fetched ahead; a fetch still running finishes and is dropped.
+    private func dropAhead() {
+        for window in ahead { context.budget.release(window.count) }
+        ahead.removeAll()
+    }
+
     /// Waits for background fetches so nothing outlives the handle.
     func close() {
         lock.lock()
         defer { lock.unlock() }
         for window in ahead { _ = try? window.pending.wait() }
-        ahead.removeAll()
+        dropAhead()
         chunk = []
     }
 }

@@ -12,7 +12,9 @@ final class Namespace: @unchecked Sendable {
     private let logger: Logger
 
     private let lock = NSLock()
-    private var cache: [ObjectPath: (attributes: FileAttributes, expires: Date)] = [:]
+    /// `verified` is false for sizes a listing cannot be trusted with: a dynamic large object
+    /// lists as 0 bytes, so empty-looking files get a HEAD on first lookup.
+    private var cache: [ObjectPath: (attributes: FileAttributes, expires: Date, verified: Bool)] = [:]
 
     init(client: SwiftClient, container: String, attrTTL: Double, logger: Logger) {
         self.client = client
@@ -26,6 +28,19 @@ final class Namespace: @unchecked Sendable {
     func lookup(_ path: ObjectPath) throws -> FileAttributes {
         if path.isRoot { return FileAttributes(kind: .directory, size: 0, mtime: Date()) }
         if let cached = cached(path) { return cached }
+        do {
+            return try fetch(path)
+        } catch SwiftError.unavailable(let why) {
+            // The server is away: what was known a moment ago beats failing stat(2) outright.
+            if let stale = cached(path, allowExpired: true) {
+                logger.notice("\(path): \(why); answering with cached attributes")
+                return stale
+            }
+            throw SwiftError.unavailable(why)
+        }
+    }
+
+    private func fetch(_ path: ObjectPath) throws -> FileAttributes {
         if let info = try client.head(container: container, object: path.key) {
             let kind: FileKind = info.contentType == Self.directoryContentType && info.size == 0 ? .directory : .file
             let attributes = FileAttributes(kind: kind, size: info.size, mtime: Self.mtime(meta: info.metadata, fallback: info.lastModified))
@@ -69,7 +84,8 @@ final class Namespace: @unchecked Sendable {
             let child = ObjectPath(directory.key.isEmpty ? item.name : directory.key + "/" + item.name)
             // A directory listed only as a subdir has no mtime; do not let it replace a HEAD result.
             if item.attributes.kind == .directory, cache[child] != nil { continue }
-            cache[child] = (item.attributes, expires)
+            let verified = item.attributes.kind == .directory || item.attributes.size > 0
+            cache[child] = (item.attributes, expires, verified)
         }
         lock.unlock()
         return result
@@ -102,7 +118,7 @@ final class Namespace: @unchecked Sendable {
 
     func remember(_ path: ObjectPath, _ attributes: FileAttributes) {
         lock.lock()
-        cache[path] = (attributes, Date().addingTimeInterval(attrTTL))
+        cache[path] = (attributes, Date().addingTimeInterval(attrTTL), true)
         lock.unlock()
     }
 
@@ -112,14 +128,11 @@ final class Namespace: @unchecked Sendable {
         lock.unlock()
     }
 
-    private func cached(_ path: ObjectPath) -> FileAttributes? {
+    private func cached(_ path: ObjectPath, allowExpired: Bool = false) -> FileAttributes? {
         lock.lock()
         defer { lock.unlock() }
-        guard let entry = cache[path] else { return nil }
-        if entry.expires < Date() {
-            cache[path] = nil
-            return nil
-        }
+        guard let entry = cache[path], entry.verified else { return nil }
+        if entry.expires < Date() && !allowExpired { return nil }
         return entry.attributes
     }
 

@@ -16,7 +16,8 @@ while [ $# -gt 0 ]; do
 done
 
 bash scripts/install-deps.sh --with-stack
-bash scripts/dev-stack.sh start >/dev/null
+# Hour-long tokens: the curl rows reuse one token for the whole run.
+TOKEN_TTL=3600 bash scripts/dev-stack.sh start >/dev/null
 swift build -c release --product swiftmount >/dev/null
 eval "$(bash scripts/dev-stack.sh env demo)"
 

@@ -75,7 +75,49 @@ final class AuthModeTests: MountTestCase {
         XCTAssertFalse(try Keystone.trustExists(String(trustID)), "the trust is gone after unmount")
     }
 
+    func testTrustThatCannotBeCreatedFallsBackToTheUserToken() throws {
+        let (userToken, _) = try Keystone.token(for: "demo")
+        let base = try DevStack.credentials("demo")
+        // A service user Keystone refuses: the trust cannot be made.
+        let bad = scratch + "/service.yaml"
+        try """
+            clouds:
+              service:
+                auth: {auth_url: "\(base["OS_AUTH_URL"]!)", username: service, password: wrong, project_name: service,
+                       user_domain_name: Default, project_domain_name: Default}
+            """.write(toFile: bad, atomically: true, encoding: .utf8)
+        try Shell.bash("chmod 600 \(Shell.quote(bad))")
+        let m = try MountedContainer(container: container, options: ["trust=yes", "service_credentials=\(bad)"],
+                                     credentials: ["OS_AUTH_URL": base["OS_AUTH_URL"]!, "OS_AUTH_TYPE": "token",
+                                                   "OS_TOKEN": userToken.reveal, "OS_PROJECT_NAME": "demo"])
+        mounts.append(m)
+        XCTAssertEqual(m.log.components(separatedBy: "could not create a trust").count - 1, 1, m.log)
+        try Shell.bash("printf fallback > \(Shell.quote(m.path("f")))")
+        XCTAssertEqual(try String(contentsOfFile: m.path("f"), encoding: .utf8), "fallback")
+    }
+
+    func testWorldReadableServiceCredentialsAreRefused() throws {
+        let clouds = try Shell.bash("\(Shell.quote(DevStack.script)) clouds").trimmingCharacters(in: .whitespacesAndNewlines)
+        let open = scratch + "/open.yaml"
+        try FileManager.default.copyItem(atPath: clouds, toPath: open)
+        try Shell.bash("chmod 644 \(Shell.quote(open))")
+        let mountpoint = scratch + "/mnt"
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        let result = try Shell.run([MountedContainer.binary, container, mountpoint, "-o", "trust=yes,service_credentials=\(open)"],
+                                   environment: DevStack.environment(with: ["OS_AUTH_URL": "http://127.0.0.1:5000/v3",
+                                                                            "OS_AUTH_TYPE": "token", "OS_TOKEN": "x"]))
+        XCTAssertEqual(result.status, 3)
+        XCTAssertTrue(result.stderr.contains("readable by others"), result.stderr)
+        XCTAssertFalse(MountedContainer.isMounted(mountpoint))
+    }
+
     func testRevokedTokenMidUploadIsReplacedAndUploadCompletes() throws {
+        // With 8 s tokens the mount renews before a revocation could bite; tokens of a minute are
+        // kept ~30 s, so the revoked one is still in use when the proxy starts refusing it (within
+        // its 10 s token cache).
+        let ttl = DevStack.tokenTTL() ?? 8
+        try Shell.bash("TOKEN_TTL=60 \(Shell.quote(DevStack.script)) start >/dev/null")
+        defer { _ = try? Shell.bash("TOKEN_TTL=\(ttl) \(Shell.quote(DevStack.script)) start >/dev/null") }
         let m = try mount(["segment_size=2M"])
         let source = try randomFile("revoked", mebibytes: 24)
         let writer = try startSlowCopy(source, to: m.path("revoked.img"), mebibytes: 24, pause: 1.0)

@@ -16,11 +16,13 @@ static inline void sm_reset_signals(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-// Segments and read windows are large, short-lived buffers. glibc raises its mmap threshold after
-// the first such free and then serves them from arenas that never shrink (RSS stayed at GiBs);
-// a fixed threshold returns them to the kernel on free.
+// Segments and read windows (MiBs each) are mmapped and reused by the daemon's own recyclers;
+// glibc's default would move them into arenas after the first free (RSS that never shrinks).
+// Smaller buffers (libfuse's per-request read buffers) stay on the heap, and a high trim
+// threshold keeps their pages mapped instead of faulting them in again on every request.
 static inline void sm_tune_malloc(void) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
 // syslog is variadic; Swift cannot call it.

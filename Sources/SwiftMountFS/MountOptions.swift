@@ -1,6 +1,10 @@
 import SwiftStorage
 
 /// The mount's `-o` options that swiftmount consumes; everything else is handed to libfuse.
+public enum ManifestKind: String, Sendable, Equatable {
+    case slo, dlo
+}
+
 public struct MountOptions: Sendable, Equatable {
     public var segmentSize = 64 << 20
     /// Files larger than this are uploaded as segments plus a manifest; smaller ones in one PUT.
@@ -23,6 +27,10 @@ public struct MountOptions: Sendable, Equatable {
     public var insecure = false
     public var caFile: String?
     public var segmentContainer: String?
+    /// Large files get a static (`slo`, default) or dynamic (`dlo`) large object manifest.
+    public var manifest: ManifestKind = .slo
+    /// Attempts for a segment or object PUT that meets transient failures (5xx, resets, timeouts).
+    public var retryPutCount = 8
     /// Credentials from this cloud of clouds.yaml instead of the environment.
     public var osCloud: String?
     /// Multi-tenant: delegate the user's token to the service user through a Keystone trust.
@@ -84,6 +92,12 @@ public struct MountOptions: Sendable, Equatable {
             case "insecure": o.insecure = true
             case "cacert": o.caFile = try required()
             case "segment_container": o.segmentContainer = try required()
+            case "manifest":
+                guard let kind = ManifestKind(rawValue: try required().lowercased()) else {
+                    throw ParseError(description: "option manifest=\(value ?? ""): use slo or dlo")
+                }
+                o.manifest = kind
+            case "retry_put_count": o.retryPutCount = try count(min: 1)
             case "os_cloud": o.osCloud = try required()
             case "trust": o.trust = ["yes", "true", "1", nil].contains(value)
             case "user_token_file": o.userTokenFile = try required()

@@ -44,13 +44,14 @@ public final class SwiftFilesystem: @unchecked Sendable {
     /// Files being written, so getattr and readdir show them before they reach Swift.
     private var writers: [ObjectPath: FileWriter] = [:]
 
-    public init(client: SwiftClient, container: String, options: MountOptions, logger: Logger) {
+    public init(client: SwiftClient, container: String, options: MountOptions, cluster: ClusterInfo = ClusterInfo(),
+                logger: Logger) {
         self.client = client
         self.container = container
         self.options = options
         self.logger = logger
         namespace = Namespace(client: client, container: container, attrTTL: options.attrTimeout, logger: logger)
-        uploads = UploadContext(client: client, container: container, options: options, logger: logger)
+        uploads = UploadContext(client: client, container: container, options: options, cluster: cluster, logger: logger)
         reads = ReadContext(client: client, container: container, options: options, logger: logger)
     }
 
@@ -214,6 +215,13 @@ public final class SwiftFilesystem: @unchecked Sendable {
         namespace.remember(writer.path, FileAttributes(kind: .file, size: writer.currentSize, mtime: Date()))
     }
 
+    /// fsync(2) on a file being written: what was written so far becomes an object (an interim
+    /// manifest for a large file), and writing goes on.
+    public func fsync(handle: UInt64) throws {
+        guard case .writer(let writer) = try file(handle) else { return }
+        try writer.commit()
+    }
+
     public func release(handle: UInt64) {
         lock.lock()
         let file = handles.removeValue(forKey: handle)
@@ -235,9 +243,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     public func truncate(_ path: String, size: Int, handle: UInt64?) throws {
         let p = ObjectPath(path)
         if let writer = writer(for: p) {
-            guard size == writer.currentSize else {
-                throw FSError(EOPNOTSUPP, "\(p): truncating a file being written to \(size) bytes is not supported")
-            }
+            try writer.extend(to: size)
             return
         }
         let attributes = try namespace.lookup(p)

@@ -113,7 +113,8 @@ connectionConfig.expireSoonInterval = options.expireSoonInterval
 connectionConfig.reauthDeadline = options.reauthDeadline
 let connection = ConnectionManager(authenticator: auth.authenticator, transport: transport, configuration: connectionConfig,
                                    logger: Logger(label: "swiftmount.auth"))
-let client = SwiftClient(connection: connection, transport: transport)
+let client = SwiftClient(connection: connection, transport: transport,
+                         retry: SwiftClient.RetryPolicy(attempts: options.retryPutCount, backoff: Backoff(base: 0.5, cap: 8)))
 
 // Fail before daemonizing, with a one-line reason, so a script or mount(8) sees the error.
 do { _ = try connection.current() } catch { fail(.auth, "\(error)") }
@@ -123,7 +124,9 @@ do {
     }
 } catch { fail(.container, "cannot check container '\(command.container)': \(error)") }
 
-let filesystem = SwiftFilesystem(client: client, container: command.container, options: options, logger: logger)
+// The cluster's limits (segments per manifest, object size) shape large uploads.
+let cluster = (try? client.clusterInfo()) ?? ClusterInfo()
+let filesystem = SwiftFilesystem(client: client, container: command.container, options: options, cluster: cluster, logger: logger)
 var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: command.foreground,
                                   fsname: "swiftmount:\(command.container)", fuseOptions: options.fuseOptions)
 do {

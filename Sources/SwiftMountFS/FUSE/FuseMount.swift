@@ -183,6 +183,13 @@ public enum FuseMount {
                 return 0
             }
         }
+        ops.fsync = { _, _, fi in
+            FuseMount.perform {
+                guard let fi else { return -EINVAL }
+                try FuseMount.fs.fsync(handle: fi.pointee.fh)
+                return 0
+            }
+        }
         ops.release = { _, fi in
             if let fi { FuseMount.fs.release(handle: fi.pointee.fh) }
             return 0

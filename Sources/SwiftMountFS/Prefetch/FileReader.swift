@@ -12,6 +12,7 @@ final class ReadContext: Sendable {
     let pool: WorkerPool
     /// Read-ahead windows held by all readers of the mount.
     let budget: MemoryBudget
+    let buffers: BufferRecycler
     let logger: Logger
     let backoff = Backoff(base: 0.5, cap: 8)
 
@@ -22,6 +23,7 @@ final class ReadContext: Sendable {
         self.maxWindow = max(options.readAhead, 1 << 20)
         self.pool = WorkerPool(name: "read", threads: options.readConcurrency)
         self.budget = MemoryBudget(capacity: options.maxReadBuffer)
+        self.buffers = BufferRecycler(keep: max(2, options.maxReadBuffer / max(options.readAhead, 1 << 20)))
         self.logger = logger
     }
 
@@ -29,23 +31,19 @@ final class ReadContext: Sendable {
     /// the first byte not yet received and goes through the ConnectionManager's expiry check first
     /// (inside SwiftClient.send). A stream is never silently short: out of retries, it throws.
     func fetch(object: String, etag: String, range: Range<Int>) throws -> [UInt8] {
-        var received: [UInt8] = []
+        // Every attempt appends to the same sink: bytes received before a failure are kept.
+        let sink = ByteSink(reusing: buffers.take(capacity: range.count))
         var failures = 0
-        while received.count < range.count {
-            let rest = (range.lowerBound + received.count)..<range.upperBound
+        while sink.bytes.count < range.count {
+            let rest = (range.lowerBound + sink.bytes.count)..<range.upperBound
+            let before = sink.bytes.count
             do {
-                let bytes = try client.get(container: container, object: object, range: rest, ifMatch: etag, policy: .once)
-                if bytes.isEmpty {
+                try client.get(container: container, object: object, range: rest, ifMatch: etag, into: sink, policy: .once)
+                if sink.bytes.count == before {
                     throw FSError(EIO, "\(object): object ended at \(rest.lowerBound), expected \(range.upperBound) bytes")
-                }
-                if received.isEmpty && bytes.count <= rest.count {
-                    received = bytes  // the common case: no second copy
-                } else {
-                    received.append(contentsOf: bytes.prefix(rest.count))
                 }
                 continue
             } catch let error as HTTPTransportError {
-                received.append(contentsOf: error.partialBody.prefix(rest.count))
                 failures += 1
                 if failures > retryGetCount { throw FSError(EIO, "\(object): \(error.message) after \(failures) attempts") }
                 logger.notice("GET \(object) bytes \(rest.lowerBound)-: \(error.message); retry \(failures) of \(retryGetCount)")
@@ -56,7 +54,8 @@ final class ReadContext: Sendable {
             }
             Thread.sleep(forTimeInterval: backoff.delay(afterAttempt: failures - 1))
         }
-        return received
+        if sink.bytes.count > range.count { sink.bytes.removeLast(sink.bytes.count - range.count) }
+        return sink.take()
     }
 }
 
@@ -118,6 +117,7 @@ final class FileReader: @unchecked Sendable {
     }
 
     private func load(at position: Int, wanted: Int, sequential: Bool) throws {
+        context.buffers.recycle(&chunk)
         if let first = ahead.first, first.start == position {
             ahead.removeFirst()
             defer { context.budget.release(first.count) }
@@ -164,6 +164,6 @@ final class FileReader: @unchecked Sendable {
         defer { lock.unlock() }
         for window in ahead { _ = try? window.pending.wait() }
         dropAhead()
-        chunk = []
+        context.buffers.recycle(&chunk)
     }
 }

@@ -14,6 +14,7 @@ final class SegmentedUpload: @unchecked Sendable {
     private let client: SwiftClient
     private let pool: WorkerPool
     private let budget: MemoryBudget
+    private let buffers: BufferRecycler
     private let logger: Logger
 
     private let condition = NSCondition()
@@ -22,12 +23,14 @@ final class SegmentedUpload: @unchecked Sendable {
     private var failure: Error?
     private var submitted = 0
 
-    init(client: SwiftClient, segmentContainer: String, object: String, pool: WorkerPool, budget: MemoryBudget, logger: Logger) {
+    init(client: SwiftClient, segmentContainer: String, object: String, pool: WorkerPool, budget: MemoryBudget,
+         buffers: BufferRecycler, logger: Logger) {
         self.client = client
         self.segmentContainer = segmentContainer
         self.prefix = "\(object)/swiftmount/\(Self.uploadID())"
         self.pool = pool
         self.budget = budget
+        self.buffers = buffers
         self.logger = logger
     }
 
@@ -42,9 +45,11 @@ final class SegmentedUpload: @unchecked Sendable {
 
     /// Queues a segment; blocks while the mount's write buffer is full. Throws the first failure of
     /// an earlier segment so the writer stops early.
-    func submit(_ bytes: [UInt8]) throws {
+    func submit(_ bytes: consuming [UInt8]) throws {
         try checkFailure()
-        budget.acquire(bytes.count)
+        let segment = SegmentBox(consume bytes)
+        let size = segment.bytes.count
+        budget.acquire(size)
         condition.lock()
         let index = submitted + 1
         submitted = index
@@ -52,13 +57,15 @@ final class SegmentedUpload: @unchecked Sendable {
         condition.unlock()
         let name = segmentName(index)
         pool.submit { [self] in
-            let result = Result { try client.put(container: segmentContainer, object: name, body: bytes) }
-            budget.release(bytes.count)
+            let result = Result { try client.put(container: segmentContainer, object: name, body: segment.bytes) }
+            // Acknowledged (or failed for good): the memory goes back for the next segment.
+            buffers.recycle(&segment.bytes)
+            budget.release(size)
             condition.lock()
             inFlight -= 1
             switch result {
             case .success(let etag):
-                acknowledged[index] = SegmentRef(path: "/\(segmentContainer)/\(name)", etag: etag, sizeBytes: bytes.count)
+                acknowledged[index] = SegmentRef(path: "/\(segmentContainer)/\(name)", etag: etag, sizeBytes: size)
             case .failure(let error):
                 if failure == nil { failure = error }
                 logger.error("segment \(index) of \(prefix) failed for good: \(error)")
@@ -89,11 +96,12 @@ final class SegmentedUpload: @unchecked Sendable {
         return (1...max(submitted, 1)).compactMap { acknowledged[$0] }
     }
 
-    /// Deletes the segments already stored (after a failure); best effort, logged.
-    func abort() {
+    /// Deletes the segments stored after the first `kept` (those belong to a stored manifest) once
+    /// the upload has failed; best effort, logged (`swiftmount gc` finds any left).
+    func abort(keepingFirst kept: Int) {
         condition.lock()
         while inFlight > 0 { condition.wait() }
-        let names = acknowledged.keys.sorted().map(segmentName)
+        let names = acknowledged.keys.sorted().filter { $0 > kept }.map(segmentName)
         condition.unlock()
         for name in names {
             do { try client.delete(container: segmentContainer, object: name) } catch {
@@ -101,4 +109,11 @@ final class SegmentedUpload: @unchecked Sendable {
             }
         }
     }
+}
+
+/// A segment's bytes, shared by reference so the upload job holds the only copy and can hand the
+/// buffer back for reuse when done.
+private final class SegmentBox: @unchecked Sendable {
+    var bytes: [UInt8]
+    init(_ bytes: consuming [UInt8]) { self.bytes = consume bytes }
 }

@@ -61,12 +61,17 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 private final class TransferState {
     let upload: [UInt8]
     var uploadOffset = 0
-    var body: [UInt8] = []
+    let sink: ByteSink
+    /// The body of a non-2xx answer, kept apart so it never mixes with data in a caller's sink.
+    var errorBody: [UInt8] = []
+    /// From the latest status line: decides where body bytes go.
+    var status = 0
     var headers = HTTPHeaders()
 
-    init(upload: [UInt8], expectedBytes: Int) {
+    init(upload: [UInt8], sink: ByteSink?, expectedBytes: Int) {
         self.upload = upload
-        body.reserveCapacity(expectedBytes)
+        self.sink = sink ?? ByteSink()
+        self.sink.bytes.reserveCapacity(self.sink.bytes.count + expectedBytes)
     }
 }
 
@@ -81,7 +86,7 @@ private final class EasyHandle {
     func run(_ request: HTTPRequest, config: CurlTransport.Configuration) throws -> HTTPResponse {
         // Reset keeps the connection cache; every option is set again for this request.
         curl_easy_reset(raw)
-        let state = TransferState(upload: request.body, expectedBytes: request.expectedResponseBytes)
+        let state = TransferState(upload: request.body, sink: request.responseSink, expectedBytes: request.expectedResponseBytes)
         let ctx = Unmanaged.passUnretained(state).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
@@ -137,11 +142,14 @@ private final class EasyHandle {
         guard code == CURLE_OK else {
             let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-            throw HTTPTransportError(code: Int(code.rawValue), message: message, partialBody: state.body)
+            let partial = request.responseSink == nil ? state.sink.bytes : []
+            throw HTTPTransportError(code: Int(code.rawValue), message: message, partialBody: partial)
         }
         var status = 0
         sm_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
-        return HTTPResponse(status: status, headers: state.headers, body: state.body)
+        let success = (200..<300).contains(status)
+        let body = success ? (request.responseSink == nil ? state.sink.take() : []) : state.errorBody
+        return HTTPResponse(status: status, headers: state.headers, body: body)
     }
 }
 
@@ -150,7 +158,12 @@ private func curlWriteBody(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ c
     guard let ptr, let userdata else { return 0 }
     let state = Unmanaged<TransferState>.fromOpaque(userdata).takeUnretainedValue()
     let n = size * count
-    state.body.append(contentsOf: UnsafeRawBufferPointer(start: ptr, count: n))
+    let bytes = UnsafeRawBufferPointer(start: ptr, count: n)
+    if (200..<300).contains(state.status) {
+        state.sink.bytes.append(contentsOf: bytes)
+    } else {
+        state.errorBody.append(contentsOf: bytes)
+    }
     return n
 }
 
@@ -163,6 +176,7 @@ private func curlWriteHeader(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _
     if line.hasPrefix("HTTP/") {
         // A new status line (after "100 Continue" or a redirect) starts a new header block.
         state.headers = HTTPHeaders()
+        state.status = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
     } else if let colon = line.firstIndex(of: ":") {
         let name = line[..<colon].trimmingCharacters(in: .whitespaces)
         let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)

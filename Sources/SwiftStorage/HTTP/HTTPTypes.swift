@@ -17,6 +17,24 @@ public struct HTTPHeaders: Sendable {
     public var all: [String: String] { values }
 }
 
+/// Where a response body is written when the caller wants to own the buffer: a recycled array
+/// (no fresh pages to fault in), and bytes that survive a failed transfer for a resume.
+public final class ByteSink: @unchecked Sendable {
+    public var bytes: [UInt8]
+
+    /// `buffer` should be empty and not shared (its capacity is what is reused).
+    public init(reusing buffer: consuming [UInt8] = []) {
+        bytes = consume buffer
+    }
+
+    /// Hands the bytes over and leaves the sink empty.
+    public func take() -> [UInt8] {
+        var out: [UInt8] = []
+        swap(&out, &bytes)
+        return out
+    }
+}
+
 public struct HTTPRequest: Sendable {
     public var method: HTTPMethod
     public var url: String
@@ -25,6 +43,8 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// Size the response body is expected to have, to size its buffer once.
     public var expectedResponseBytes: Int
+    /// When set, a successful response's body goes here (appended) instead of `HTTPResponse.body`.
+    public var responseSink: ByteSink?
 
     public init(method: HTTPMethod, url: String, headers: [(name: String, value: String)] = [],
                 body: [UInt8] = [], expectedResponseBytes: Int = 0) {
@@ -52,7 +72,7 @@ public struct HTTPResponse: Sendable {
 }
 
 /// A failure below HTTP: connection refused or reset, timeout, TLS. `partialBody` holds the bytes
-/// received before the failure, so a ranged read can resume after them.
+/// received before the failure (or they stay in the request's sink), so a ranged read can resume.
 public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     public let code: Int
     public let message: String

@@ -21,7 +21,7 @@ public final class SwiftClient: Sendable {
     }
 
     public let connection: ConnectionManager
-    private let transport: any HTTPTransport
+    let transport: any HTTPTransport
     private let retry: RetryPolicy
     private let clock: any WallClock
     private let logger: Logger
@@ -49,6 +49,7 @@ public final class SwiftClient: Sendable {
         public var headers: [(name: String, value: String)] = []
         public var body: [UInt8] = []
         public var expectedResponseBytes = 0
+        public var responseSink: ByteSink?
         /// Statuses handed back to the caller instead of being turned into errors.
         public var passStatuses: Set<Int> = []
 
@@ -82,6 +83,7 @@ public final class SwiftClient: Sendable {
             var request = HTTPRequest(method: call.method, url: call.url(base: session.storageURL),
                                       headers: call.headers + [("X-Auth-Token", session.token.reveal)],
                                       body: call.body, expectedResponseBytes: call.expectedResponseBytes)
+            request.responseSink = call.responseSink
             if call.method == .get || call.method == .head { request.headers.append(("Accept-Encoding", "identity")) }
             let outcome: Result<HTTPResponse, HTTPTransportError>
             do { outcome = .success(try transport.perform(request)) } catch let e as HTTPTransportError { outcome = .failure(e) }
@@ -213,13 +215,16 @@ public final class SwiftClient: Sendable {
     }
 
     /// Bytes `range` of an object, pinned to `etag` when given (a changed object fails with
-    /// `.changed` instead of mixing versions).
+    /// `.changed` instead of mixing versions). With `sink`, the bytes are appended there (also
+    /// those received before a failure) and the returned array is empty.
+    @discardableResult
     public func get(container: String, object: String, range: Range<Int>, ifMatch etag: String?,
-                    policy: RetryPolicy? = nil) throws -> [UInt8] {
+                    into sink: ByteSink? = nil, policy: RetryPolicy? = nil) throws -> [UInt8] {
         var call = Call(.get, container: container, object: object)
         call.headers = [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")]
         if let etag, !etag.isEmpty { call.headers.append(("If-Match", "\"\(etag)\"")) }
         call.expectedResponseBytes = range.count
+        call.responseSink = sink
         call.passStatuses = [416]
         let response = try send(call, policy: policy)
         return response.status == 416 ? [] : response.body

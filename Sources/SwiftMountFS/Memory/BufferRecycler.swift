@@ -1,0 +1,36 @@
+import Foundation
+
+/// Keeps a few large byte buffers for reuse. Segments and read windows are tens of MiB each;
+/// allocating them afresh costs a page fault per 4 KiB (it doubled the daemon's CPU per GiB),
+/// while a reused buffer's pages are already there. At most `keep` buffers wait here.
+final class BufferRecycler: @unchecked Sendable {
+    private let lock = NSLock()
+    private var spare: [[UInt8]] = []
+    private let keep: Int
+
+    init(keep: Int) {
+        self.keep = keep
+    }
+
+    /// An empty buffer with room for `capacity` bytes.
+    func take(capacity: Int) -> [UInt8] {
+        lock.lock()
+        let index = spare.firstIndex { $0.capacity >= capacity }
+        var buffer = index.map { spare.remove(at: $0) } ?? []
+        lock.unlock()
+        buffer.reserveCapacity(capacity)
+        return buffer
+    }
+
+    /// Takes `buffer` (leaving it empty). Only a buffer nothing else refers to is kept: emptying a
+    /// shared one would allocate anew.
+    func recycle(_ buffer: inout [UInt8]) {
+        var taken: [UInt8] = []
+        swap(&taken, &buffer)
+        guard taken.capacity > 0 else { return }
+        taken.removeAll(keepingCapacity: true)
+        lock.lock()
+        if spare.count < keep { spare.append(taken) }
+        lock.unlock()
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// The limits a Swift cluster publishes at /info that shape uploads.
+public struct ClusterInfo: Sendable, Equatable {
+    public var maxManifestSegments = 1000
+    public var minSegmentSize = 1
+    public var maxFileSize = 5 * (1 << 30) + 2
+    public var maxObjectNameLength = 1024
+
+    public init() {}
+
+    init(json: [UInt8]) {
+        let object = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any] ?? [:]
+        let swift = object["swift"] as? [String: Any] ?? [:]
+        let slo = object["slo"] as? [String: Any] ?? [:]
+        if let n = slo["max_manifest_segments"] as? Int { maxManifestSegments = n }
+        if let n = slo["min_segment_size"] as? Int { minSegmentSize = n }
+        if let n = swift["max_file_size"] as? Int { maxFileSize = n }
+        if let n = swift["max_object_name_length"] as? Int { maxObjectNameLength = n }
+    }
+}
+
+extension SwiftClient {
+    /// GET /info at the root of the storage URL's host; defaults when the cluster hides it.
+    public func clusterInfo() throws -> ClusterInfo {
+        let session = try connection.current()
+        guard let v1 = session.storageURL.range(of: "/v1/") else { return ClusterInfo() }
+        let url = String(session.storageURL[..<v1.lowerBound]) + "/info"
+        guard let response = try? transport.perform(HTTPRequest(method: .get, url: url)), response.isSuccess else {
+            return ClusterInfo()
+        }
+        return ClusterInfo(json: response.body)
+    }
+
+    /// The segment paths ("/container/object") a static large object's manifest lists.
+    public func staticLargeObjectSegments(container: String, object: String) throws -> [String] {
+        var call = Call(.get, container: container, object: object)
+        call.query = [("multipart-manifest", "get")]
+        call.passStatuses = [404]
+        let response = try send(call)
+        guard response.status != 404 else { return [] }
+        struct Entry: Decodable { var name: String }
+        guard let entries = try? JSONDecoder().decode([Entry].self, from: Data(response.body)) else {
+            throw SwiftError.protocolError("manifest of \(container)/\(object) is not a segment list")
+        }
+        return entries.map(\.name)
+    }
+
+    /// Stores a dynamic large object manifest: every object under `segmentPrefix` of
+    /// `segmentContainer`, in name order, is the object's content.
+    public func putDynamicLargeObject(container: String, object: String, segmentContainer: String, segmentPrefix: String,
+                                      headers: [(name: String, value: String)] = []) throws {
+        let manifest = PathEncoding.encode(segmentContainer, keepSlash: false) + "/" + PathEncoding.encode(segmentPrefix, keepSlash: true)
+        try put(container: container, object: object, body: [], headers: headers + [("X-Object-Manifest", manifest)])
+    }
+}

@@ -135,9 +135,11 @@ use = egg:swift#container_quotas
 [filter:account-quotas]
 use = egg:swift#account_quotas
 # The dev stack serves segments without Swift's default 1/s throttle after segment 10.
+# 100 segments per manifest (Swift's default is 1000) so tests reach the limit with small files.
 [filter:slo]
 use = egg:swift#slo
 rate_limit_after_segment = 100000
+max_manifest_segments = 100
 [filter:dlo]
 use = egg:swift#dlo
 rate_limit_after_segment = 100000

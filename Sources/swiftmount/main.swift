@@ -6,6 +6,7 @@ import SwiftStorage
 
 let usage = """
 usage: swiftmount CONTAINER MOUNTPOINT [-f] [-o option[,option...]]
+       swiftmount gc CONTAINER [--delete] [--grace SECONDS] [-o os_cloud=NAME,segment_container=NAME]
 
 Mounts an OpenStack Swift container as a directory. Credentials come from the environment:
 OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ... (Keystone v3; OS_AUTH_TYPE=
@@ -25,6 +26,9 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
                         multi-tenant: act for the user whose token is in OS_TOKEN (or the file)
                         through a Keystone trust to the service user of FILE (a private clouds.yaml)
   Any other -o option goes to libfuse (allow_other, ro, default_permissions, ...).
+
+gc lists segments that no manifest refers to (failed or killed uploads) and are older than the
+grace period (default 3600 s); --delete removes them.
 """
 
 /// Exit codes a script can act on.
@@ -76,6 +80,9 @@ struct CommandLine_ {
 
 sm_reset_signals()
 sm_tune_malloc()
+if CommandLine.arguments.dropFirst().first == "gc" {
+    exit(runGarbageCollection(Array(CommandLine.arguments.dropFirst(2))))
+}
 let command = CommandLine_.parse(Array(CommandLine.arguments.dropFirst()))
 let options: MountOptions
 do { options = try MountOptions.parse(command.options) } catch { fail(.usage, "\(error)") }

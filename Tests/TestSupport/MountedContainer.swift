@@ -40,6 +40,13 @@ public final class MountedContainer {
         }
     }
 
+    /// SIGKILL, as a crash or the OOM killer would; the mount point is detached afterwards.
+    public func kill() throws {
+        try Shell.bash("kill -9 \(process.processIdentifier)")
+        process.waitUntilExit()
+        _ = try? Shell.run(["fusermount3", "-u", "-z", mountpoint])
+    }
+
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
     public func path(_ name: String) -> String { mountpoint + "/" + name }

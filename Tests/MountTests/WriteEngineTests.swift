@@ -1,0 +1,148 @@
+import Foundation
+@testable import SwiftMountFS
+import SwiftStorage
+import TestSupport
+import XCTest
+
+/// Uploads through the mount against the real stack: faults, replaces, sparse files, fsync.
+final class WriteEngineTests: MountTestCase {
+    override func tearDownWithError() throws {
+        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
+        try super.tearDownWithError()
+    }
+
+    func gc(_ extra: String = "") throws -> String {
+        try Shell.bash("\(Shell.quote(MountedContainer.binary)) gc \(Shell.quote(container)) --grace 0 \(extra)",
+                       environment: DevStack.environment(with: DevStack.credentials()))
+    }
+
+    func testSegmentsAreResentAfterProxyRestartWithoutDataLoss() throws {
+        let source = try randomFile("big", mebibytes: 512)
+        let m = try mount(["segment_size=16M"])
+        let copy = try Shell.background("cp \(Shell.quote(source)) \(Shell.quote(m.path("big.img")))")
+        Thread.sleep(forTimeInterval: 1.5)
+        try Shell.bash("\(Shell.quote(DevStack.script)) stop proxy-keystone")
+        Thread.sleep(forTimeInterval: 2)
+        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
+        try Shell.finish(copy)
+        XCTAssertEqual(try serverSHA256("big.img"), try Shell.sha256(source))
+        XCTAssertEqual(try objectNames(in: container + "_segments").count, 32)
+        XCTAssertTrue(m.log.contains("retry 1"), "the restart hit the upload:\n\(m.log.suffix(2000))")
+        XCTAssertTrue(try gc().contains("0 orphaned uploads"))
+    }
+
+    func testUploadFailingForGoodLeavesNoObjectAndGcRemovesItsSegments() throws {
+        let source = try randomFile("doomed", mebibytes: 256)
+        let m = try mount(["segment_size=8M", "retry_put_count=2"])
+        let copy = try Shell.background("cp \(Shell.quote(source)) \(Shell.quote(m.path("doomed.img"))) 2> \(Shell.quote(scratch + "/err"))")
+        Thread.sleep(forTimeInterval: 1)
+        try Shell.bash("\(Shell.quote(DevStack.script)) stop proxy-keystone")
+        copy.waitUntilExit()
+        XCTAssertNotEqual(copy.terminationStatus, 0, "cp must learn that the upload failed")
+        XCTAssertTrue(try String(contentsOfFile: scratch + "/err", encoding: .utf8).contains("Input/output error"))
+        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
+        XCTAssertNil(try client.head(container: container, object: "doomed.img"), "no partial object")
+        let segments = try objectNames(in: container + "_segments")
+        if !segments.isEmpty {
+            XCTAssertTrue(try gc().contains("1 orphaned uploads"))
+            _ = try gc("--delete")
+        }
+        XCTAssertEqual(try objectNames(in: container + "_segments"), [])
+    }
+
+    func testKilledDaemonLeavesNoPartialObjectAndGcFindsTheSegments() throws {
+        let source = try randomFile("killed", mebibytes: 256)
+        let m = try mount(["segment_size=8M"])
+        let copy = try Shell.background("cp \(Shell.quote(source)) \(Shell.quote(m.path("killed.img"))) 2>/dev/null")
+        Thread.sleep(forTimeInterval: 1)
+        try m.kill()
+        copy.waitUntilExit()
+        XCTAssertNotEqual(copy.terminationStatus, 0)
+        XCTAssertNil(try client.head(container: container, object: "killed.img"), "no partial object after kill -9")
+        XCTAssertFalse(try objectNames(in: container + "_segments").isEmpty, "segments were on their way")
+        XCTAssertTrue(try gc().contains("1 orphaned uploads"))
+        _ = try gc("--delete")
+        XCTAssertEqual(try objectNames(in: container + "_segments"), [])
+    }
+
+    func testReplacingALargeFileDeletesTheOldSegmentsAfterTheSwap() throws {
+        let first = try randomFile("a", mebibytes: 20)
+        let second = try randomFile("b", mebibytes: 13)
+        let m = try mount(["segment_size=4M"])
+        try Shell.bash("cp \(Shell.quote(first)) \(Shell.quote(m.path("img")))")
+        XCTAssertEqual(try objectNames(in: container + "_segments").count, 5)
+        try Shell.bash("cp \(Shell.quote(second)) \(Shell.quote(m.path("img")))")
+        XCTAssertEqual(try serverSHA256("img"), try Shell.sha256(second))
+        XCTAssertEqual(try objectNames(in: container + "_segments").count, 4, "only the new upload's segments remain")
+    }
+
+    func testSparseCopyFillsHolesWithZeros() throws {
+        let sparse = scratch + "/sparse.raw"
+        try Shell.bash("""
+            truncate -s 64M \(Shell.quote(sparse))
+            dd if=/dev/urandom of=\(Shell.quote(sparse)) bs=1M seek=10 count=1 conv=notrunc status=none
+            dd if=/dev/urandom of=\(Shell.quote(sparse)) bs=1M seek=50 count=2 conv=notrunc status=none
+            """)
+        let m = try mount(["segment_size=8M"])
+        try Shell.bash("cp --sparse=always \(Shell.quote(sparse)) \(Shell.quote(m.path("sparse.raw")))")
+        XCTAssertEqual(try serverSHA256("sparse.raw"), try Shell.sha256(sparse))
+        XCTAssertEqual(try client.head(container: container, object: "sparse.raw")?.size, 64 << 20)
+    }
+
+    func testFsyncStoresWhatWasWrittenAndWritingGoesOn() throws {
+        let source = try randomFile("f", mebibytes: 9)
+        let m = try mount(["segment_size=2M"])
+        let script = """
+            import os, sys, urllib.request
+            src = open(sys.argv[1], "rb").read()
+            fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.write(fd, src[:6 << 20]); os.fsync(fd)
+            open(sys.argv[3], "w").write("synced")
+            import time; time.sleep(1)
+            os.write(fd, src[6 << 20:]); os.close(fd)
+            """
+        try script.write(toFile: scratch + "/fsync.py", atomically: true, encoding: .utf8)
+        let writer = try Shell.background("/usr/bin/python3 \(Shell.quote(scratch + "/fsync.py")) \(Shell.quote(source)) \(Shell.quote(m.path("f.img"))) \(Shell.quote(scratch + "/flag"))")
+        while !FileManager.default.fileExists(atPath: scratch + "/flag") { Thread.sleep(forTimeInterval: 0.05) }
+        let interim = try XCTUnwrap(client.head(container: container, object: "f.img"), "fsync made the object exist")
+        XCTAssertEqual(interim.size, 6 << 20)
+        try Shell.finish(writer)
+        XCTAssertEqual(try serverSHA256("f.img"), try Shell.sha256(source))
+    }
+
+    func testDynamicManifestOptionWritesADLO() throws {
+        let source = try randomFile("d", mebibytes: 10)
+        let m = try mount(["segment_size=2M", "manifest=dlo"])
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(m.path("d.img")))")
+        let info = try XCTUnwrap(client.head(container: container, object: "d.img"))
+        XCTAssertNotNil(info.dynamicManifest)
+        XCTAssertFalse(info.isStaticLargeObject)
+        XCTAssertEqual(info.size, 10 << 20)
+        XCTAssertEqual(try serverSHA256("d.img"), try Shell.sha256(source))
+        try Shell.bash("rm \(Shell.quote(m.path("d.img")))")
+        XCTAssertEqual(try objectNames(in: container + "_segments"), [])
+    }
+
+    func testSegmentSizeGrowsToStayWithinTheClusterManifestLimit() throws {
+        let limit = try client.clusterInfo().maxManifestSegments
+        XCTAssertEqual(limit, 100, "the dev stack allows 100 segments per manifest")
+        let source = try randomFile("many", mebibytes: 150)
+        let m = try mount(["segment_size=1M"])
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(m.path("many.img")))")
+        XCTAssertEqual(try serverSHA256("many.img"), try Shell.sha256(source))
+        let count = try objectNames(in: container + "_segments").count
+        XCTAssertLessThanOrEqual(count, 100, "150 MiB in 1 MiB segments would be 150")
+    }
+
+    func testSegmentPlanDoublesAsTheAllowanceRunsOut() {
+        var cluster = ClusterInfo()
+        cluster.maxManifestSegments = 1000
+        let plan = SegmentPlan(base: 64 << 20, cluster: cluster)
+        XCTAssertEqual(plan.size(after: 0), 64 << 20)
+        XCTAssertEqual(plan.size(after: 499), 64 << 20)
+        XCTAssertEqual(plan.size(after: 500), 128 << 20)
+        XCTAssertEqual(plan.size(after: 750), 256 << 20)
+        XCTAssertLessThanOrEqual(plan.size(after: 999), 5 << 30)
+        XCTAssertGreaterThan(plan.capacity, 100 << 30, "a 100 GiB image fits in 1000 segments")
+    }
+}

@@ -8,9 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-// UTIME_NOW / UTIME_OMIT are macros the importer drops.
-static inline long sm_utime_now(void) { return UTIME_NOW; }
-static inline long sm_utime_omit(void) { return UTIME_OMIT; }
+// renameat2(2) flags as libfuse passes them (linux/fs.h is not included here).
+enum { SM_RENAME_NOREPLACE = 1 << 0, SM_RENAME_EXCHANGE = 1 << 1 };
 
 // fuse_loop_mt is a macro over a versioned symbol; its config is opaque.
 static inline int sm_fuse_loop_mt(struct fuse *f, unsigned max_threads) {
@@ -47,7 +46,5 @@ static inline void sm_fuse_config_tune(struct fuse_config *cfg, double attr_time
     cfg->nullpath_ok = 0;
 }
 
-static inline void sm_fi_set_keep_cache(struct fuse_file_info *fi, int on) { fi->keep_cache = on ? 1 : 0; }
-static inline void sm_fi_set_direct_io(struct fuse_file_info *fi, int on) { fi->direct_io = on ? 1 : 0; }
 
 #endif

@@ -31,6 +31,8 @@ public struct MountOptions: Sendable, Equatable {
     public var manifest: ManifestKind = .slo
     /// Attempts for a segment or object PUT that meets transient failures (5xx, resets, timeouts).
     public var retryPutCount = 8
+    /// Most objects a directory rename moves; beyond it rename fails with EXDEV (mv then copies).
+    public var renameDirLimit = 1000
     /// Credentials from this cloud of clouds.yaml instead of the environment.
     public var osCloud: String?
     /// Multi-tenant: delegate the user's token to the service user through a Keystone trust.
@@ -98,6 +100,7 @@ public struct MountOptions: Sendable, Equatable {
                 }
                 o.manifest = kind
             case "retry_put_count": o.retryPutCount = try count(min: 1)
+            case "rename_dir_limit": o.renameDirLimit = try count(min: 0)
             case "os_cloud": o.osCloud = try required()
             case "trust": o.trust = ["yes", "true", "1", nil].contains(value)
             case "user_token_file": o.userTokenFile = try required()

@@ -119,6 +119,53 @@ public final class SwiftFilesystem: @unchecked Sendable {
         }
     }
 
+    /// rename(2). A file is copied server-side (a large object's manifest only, never its data)
+    /// and the source deleted; a replaced large object's segments are deleted afterwards. A
+    /// directory moves every object under it, up to `rename_dir_limit` objects (EXDEV beyond,
+    /// which makes mv fall back to copying).
+    public func rename(_ from: String, to: String, noReplace: Bool) throws {
+        let source = ObjectPath(from), target = ObjectPath(to)
+        guard !source.isRoot, !target.isRoot else { throw FSError(EBUSY) }
+        if source == target { return }
+        if writer(for: source) != nil || writer(for: target) != nil {
+            throw FSError(EBUSY, "\(source) or \(target) is being written")
+        }
+        let attributes = try namespace.lookup(source)
+        let existing = try? namespace.lookup(target)
+        if noReplace, existing != nil { throw FSError(EEXIST) }
+        if attributes.kind == .directory {
+            if let existing, existing.kind != .directory { throw FSError(ENOTDIR) }
+            if target.key.hasPrefix(source.directoryPrefix) { throw FSError(EINVAL) }
+            try renameDirectory(source, to: target)
+        } else {
+            if existing?.kind == .directory { throw FSError(EISDIR) }
+            try renameObject(source.key, to: target.key)
+        }
+        namespace.forget(source)
+        namespace.forget(target)
+    }
+
+    private func renameObject(_ from: String, to: String) throws {
+        guard let info = try client.head(container: container, object: from) else { throw FSError(ENOENT) }
+        let replaced = try ReplacedObject.find(path: ObjectPath(to), context: uploads)
+        let isManifest = info.isStaticLargeObject || info.dynamicManifest != nil
+        try client.copy(container: container, from: from, to: to, manifestOnly: isManifest)
+        try client.delete(container: container, object: from)
+        replaced.deleteOldSegments(keeping: nil, context: uploads)
+    }
+
+    private func renameDirectory(_ from: ObjectPath, to: ObjectPath) throws {
+        let objects = try client.listAll(container: container, prefix: from.directoryPrefix, delimiter: nil)
+        guard objects.count <= options.renameDirLimit else {
+            logger.warning("rename of \(from) refused: \(objects.count) objects, rename_dir_limit is \(options.renameDirLimit)")
+            throw FSError(EXDEV)
+        }
+        for case .object(let object) in objects {
+            let rest = object.name.dropFirst(from.directoryPrefix.count)
+            try renameObject(object.name, to: to.directoryPrefix + rest)
+        }
+    }
+
     public func statfs() -> FilesystemStats {
         // Swift has no fixed capacity; report a large filesystem so tools do not refuse to copy.
         let blockSize = 1 << 20

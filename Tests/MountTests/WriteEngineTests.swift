@@ -146,3 +146,54 @@ final class WriteEngineTests: MountTestCase {
         XCTAssertGreaterThan(plan.capacity, 100 << 30, "a 100 GiB image fits in 1000 segments")
     }
 }
+
+/// rename(2) and the tools that rely on it.
+final class RenameTests: MountTestCase {
+    func testRenamingALargeFileCopiesOnlyItsManifest() throws {
+        let source = try randomFile("big", mebibytes: 300)
+        let m = try mount(["segment_size=32M"])
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(m.path("a.img")))")
+        let segmentsBefore = try objectNames(in: container + "_segments")
+        let started = Date()
+        try Shell.bash("mv \(Shell.quote(m.path("a.img"))) \(Shell.quote(m.path("b.img")))")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "a manifest copy, not 300 MiB of data")
+        XCTAssertEqual(try objectNames(in: container), ["b.img"])
+        XCTAssertEqual(try objectNames(in: container + "_segments"), segmentsBefore, "the same segments, now under b.img")
+        XCTAssertEqual(try serverSHA256("b.img"), try Shell.sha256(source))
+        XCTAssertTrue(try XCTUnwrap(client.head(container: container, object: "b.img")).isStaticLargeObject)
+    }
+
+    func testRenameOverAnExistingLargeFileReplacesItAndDropsItsSegments() throws {
+        let a = try randomFile("a", mebibytes: 12)
+        let b = try randomFile("b", mebibytes: 12)
+        let m = try mount(["segment_size=4M"])
+        try Shell.bash("cp \(Shell.quote(a)) \(Shell.quote(m.path("a"))) && cp \(Shell.quote(b)) \(Shell.quote(m.path("b")))")
+        try Shell.bash("mv -f \(Shell.quote(m.path("a"))) \(Shell.quote(m.path("b")))")
+        XCTAssertEqual(try serverSHA256("b"), try Shell.sha256(a))
+        XCTAssertEqual(try objectNames(in: container + "_segments").count, 3, "b's old segments are gone")
+    }
+
+    func testDirectoryRenameMovesEverythingUnderIt() throws {
+        let m = try mount()
+        try Shell.bash("mkdir -p \(Shell.quote(m.path("d/sub"))) && printf 1 > \(Shell.quote(m.path("d/one"))) && printf 2 > \(Shell.quote(m.path("d/sub/two")))")
+        try Shell.bash("mv \(Shell.quote(m.path("d"))) \(Shell.quote(m.path("e")))")
+        XCTAssertEqual(try objectNames(in: container).sorted(), ["e/", "e/one", "e/sub/", "e/sub/two"])
+        XCTAssertEqual(try String(contentsOfFile: m.path("e/sub/two"), encoding: .utf8), "2")
+    }
+
+    func testRsyncOfATreeRoundTrips() throws {
+        let tree = scratch + "/tree"
+        try Shell.bash("""
+            mkdir -p \(Shell.quote(tree))/a/b \(Shell.quote(tree))/c
+            head -c 5M /dev/urandom > \(Shell.quote(tree))/a/big.bin
+            printf hello > \(Shell.quote(tree))/a/b/small.txt
+            printf 'with space' > '\(tree)/c/name with space & percent%41.txt'
+            """)
+        let m = try mount(["segment_size=2M"])
+        // Contents and names; modes, owners and times are not stored yet.
+        try Shell.bash("rsync -r \(Shell.quote(tree))/ \(Shell.quote(m.path("copy")))/")
+        try Shell.bash("rsync -r \(Shell.quote(m.path("copy")))/ \(Shell.quote(scratch))/back/")
+        try Shell.bash("diff -r \(Shell.quote(tree)) \(Shell.quote(scratch))/back")
+        XCTAssertFalse(try objectNames(in: container).contains { $0.contains("/.") }, "rsync's temporary files were renamed away")
+    }
+}

@@ -138,6 +138,15 @@ public enum FuseMount {
         }
         ops.mkdir = { p, _ in FuseMount.perform { try FuseMount.fs.mkdir(FuseMount.path(p)); return 0 } }
         ops.rmdir = { p in FuseMount.perform { try FuseMount.fs.rmdir(FuseMount.path(p)); return 0 } }
+        ops.rename = { from, to, flags in
+            FuseMount.perform {
+                // RENAME_EXCHANGE cannot be done atomically on Swift.
+                if flags & UInt32(SM_RENAME_EXCHANGE) != 0 { return -EINVAL }
+                try FuseMount.fs.rename(FuseMount.path(from), to: FuseMount.path(to),
+                                        noReplace: flags & UInt32(SM_RENAME_NOREPLACE) != 0)
+                return 0
+            }
+        }
         ops.unlink = { p in FuseMount.perform { try FuseMount.fs.unlink(FuseMount.path(p)); return 0 } }
         ops.create = { p, _, fi in
             FuseMount.perform {

@@ -54,3 +54,14 @@ extension SwiftClient {
         try put(container: container, object: object, body: [], headers: headers + [("X-Object-Manifest", manifest)])
     }
 }
+
+extension SwiftClient {
+    /// Server-side copy within a container. `manifestOnly` copies a large object's manifest (so the
+    /// copy shares the segments) instead of its content.
+    public func copy(container: String, from source: String, to destination: String, manifestOnly: Bool) throws {
+        var call = Call(.put, container: container, object: destination)
+        call.headers = [("X-Copy-From", "/" + PathEncoding.encode(container, keepSlash: false) + "/" + PathEncoding.encode(source, keepSlash: true))]
+        if manifestOnly { call.query = [("multipart-manifest", "get")] }
+        _ = try send(call)
+    }
+}

@@ -4,6 +4,7 @@
 #include <syslog.h>
 #include <stddef.h>
 #include <malloc.h>
+#include <unistd.h>
 
 // A daemon started with & from a script inherits SIGINT ignored, and one spawned by a test runner
 // inherits a mask that blocks SIGTERM: undo both before libfuse installs its handlers.
@@ -24,6 +25,11 @@ static inline void sm_tune_malloc(void) {
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
+
+// A daemon must not keep its parent's descriptors open: a caller waiting for EOF on a pipe or a
+// socket it handed down (a test runner, a process supervisor) would wait for as long as the
+// mount lives.
+static inline void sm_close_inherited_descriptors(void) { closefrom(3); }
 
 // syslog is variadic; Swift cannot call it.
 static inline void sm_syslog_open(void) { openlog("swiftmount", LOG_PID, LOG_DAEMON); }

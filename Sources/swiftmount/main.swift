@@ -79,6 +79,7 @@ struct CommandLine_ {
 }
 
 sm_reset_signals()
+sm_close_inherited_descriptors()
 sm_tune_malloc()
 if CommandLine.arguments.dropFirst().first == "gc" {
     exit(runGarbageCollection(Array(CommandLine.arguments.dropFirst(2))))

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Undoes scripts/install.sh:  scripts/uninstall.sh [--prefix /usr/local]
+set -euo pipefail
+PREFIX=/usr/local
+[ "${1:-}" = "--prefix" ] && PREFIX=$2
+rm -f "$PREFIX/bin/swiftmount"
+echo "removed $PREFIX/bin/swiftmount"

@@ -26,10 +26,10 @@ static inline void sm_tune_malloc(void) {
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
-// A daemon must not keep its parent's descriptors open: a caller waiting for EOF on a pipe or a
-// socket it handed down (a test runner, a process supervisor) would wait for as long as the
-// mount lives.
-static inline void sm_close_inherited_descriptors(void) { closefrom(3); }
+#include <fcntl.h>
+
+// fcntl is variadic.
+static inline int sm_descriptor_is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
 // syslog is variadic; Swift cannot call it.
 static inline void sm_syslog_open(void) { openlog("swiftmount", LOG_PID, LOG_DAEMON); }

@@ -79,7 +79,10 @@ struct CommandLine_ {
 }
 
 sm_reset_signals()
-sm_close_inherited_descriptors()
+// Descriptors our parent left open (a pipe or a socket it waits on for EOF, as a test runner's or a
+// supervisor's process monitor does): the daemon closes them once it has forked, or the caller
+// would wait for as long as the mount lives. A foreground process keeps them, as its parent expects.
+let inheritedDescriptors = (3..<1024).filter { sm_descriptor_is_open(Int32($0)) != 0 }
 sm_tune_malloc()
 if CommandLine.arguments.dropFirst().first == "gc" {
     exit(runGarbageCollection(Array(CommandLine.arguments.dropFirst(2))))
@@ -139,6 +142,9 @@ var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: co
                                   fsname: "swiftmount:\(command.container)", fuseOptions: options.fuseOptions)
 do {
     let rc = try FuseMount.run(filesystem, settings: settings) {
+        if !command.foreground {
+            for fd in inheritedDescriptors { close(Int32(fd)) }
+        }
         if !command.foreground, options.logFile == nil { LogRouting.shared.configure(sink: .syslog, level: level) }
         logger.info("mounted container \(command.container) on \(command.mountpoint)")
     }

@@ -4,7 +4,7 @@ import TestSupport
 import XCTest
 
 /// Every way a mount authenticates, against the real Keystone with 8-second tokens.
-final class AuthModeTests: MountTestCase {
+final class AuthModeTests: StackFaultTestCase {
     /// A segmented upload that outlives two tokens, then the bytes read back and downloaded.
     func roundTripAcrossTokenLifetimes(_ m: MountedContainer, name: String, user: String = "demo") throws {
         let source = try randomFile(name, mebibytes: 24)
@@ -153,9 +153,9 @@ final class AuthModeTests: MountTestCase {
         let source = try randomFile("outage", mebibytes: 30)
         let writer = try startSlowCopy(source, to: m.path("outage.img"), mebibytes: 30, pause: 1.0)
         Thread.sleep(forTimeInterval: 3)
-        try Shell.bash("\(Shell.quote(DevStack.script)) stop keystone")
+        try stopService("keystone")
         Thread.sleep(forTimeInterval: 20)
-        try Shell.bash("\(Shell.quote(DevStack.script)) start")
+        try startStack()
         try Shell.finish(writer)
         XCTAssertEqual(try serverSHA256("outage.img"), try Shell.sha256(source))
         XCTAssertTrue(m.log.contains("authentication service unavailable"), m.log)

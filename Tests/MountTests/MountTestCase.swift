@@ -85,3 +85,19 @@ class MountTestCase: XCTestCase {
         }
     }
 }
+
+/// Tests that stop parts of the stack: whatever happens, the stack is whole again afterwards.
+class StackFaultTestCase: MountTestCase {
+    override func tearDownWithError() throws {
+        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
+        try super.tearDownWithError()
+    }
+
+    func stopService(_ name: String) throws {
+        try Shell.bash("\(Shell.quote(DevStack.script)) stop \(name) >/dev/null")
+    }
+
+    func startStack() throws {
+        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
+    }
+}

@@ -4,13 +4,7 @@ import TestSupport
 import XCTest
 
 /// Reads through the mount against the real stack: faults, token expiry, other clients' objects.
-final class ReadEngineTests: MountTestCase {
-    override func tearDownWithError() throws {
-        // A test that stops the proxy must not leave it stopped for the next one.
-        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
-        try super.tearDownWithError()
-    }
-
+final class ReadEngineTests: StackFaultTestCase {
     func testSequentialReadResumesAfterProxyRestart() throws {
         let source = try randomFile("two", mebibytes: 2048)
         let m = try mount(["segment_size=256M", "retry_get_count=10"])
@@ -20,9 +14,9 @@ final class ReadEngineTests: MountTestCase {
 
         let reader = try Shell.background("sha256sum \(Shell.quote(m.path("two.img"))) > \(Shell.quote(scratch + "/sum"))")
         Thread.sleep(forTimeInterval: 2)
-        try Shell.bash("\(Shell.quote(DevStack.script)) stop proxy-keystone")
+        try stopService("proxy-keystone")
         Thread.sleep(forTimeInterval: 1)
-        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
+        try startStack()
         try Shell.finish(reader)
         XCTAssertEqual(String(try String(contentsOfFile: scratch + "/sum", encoding: .utf8).prefix(64)), expected)
         XCTAssertTrue(m.log.contains("retry 1 of 10"), "the proxy restart happened during the read:\n\(m.log.suffix(3000))")

@@ -5,12 +5,7 @@ import TestSupport
 import XCTest
 
 /// Uploads through the mount against the real stack: faults, replaces, sparse files, fsync.
-final class WriteEngineTests: MountTestCase {
-    override func tearDownWithError() throws {
-        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
-        try super.tearDownWithError()
-    }
-
+final class WriteEngineTests: StackFaultTestCase {
     func gc(_ extra: String = "") throws -> String {
         try Shell.bash("\(Shell.quote(MountedContainer.binary)) gc \(Shell.quote(container)) --grace 0 \(extra)",
                        environment: DevStack.environment(with: DevStack.credentials()))
@@ -21,9 +16,9 @@ final class WriteEngineTests: MountTestCase {
         let m = try mount(["segment_size=16M"])
         let copy = try Shell.background("cp \(Shell.quote(source)) \(Shell.quote(m.path("big.img")))")
         Thread.sleep(forTimeInterval: 1.5)
-        try Shell.bash("\(Shell.quote(DevStack.script)) stop proxy-keystone")
+        try stopService("proxy-keystone")
         Thread.sleep(forTimeInterval: 2)
-        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
+        try startStack()
         try Shell.finish(copy)
         XCTAssertEqual(try serverSHA256("big.img"), try Shell.sha256(source))
         XCTAssertEqual(try objectNames(in: container + "_segments").count, 32)
@@ -36,11 +31,11 @@ final class WriteEngineTests: MountTestCase {
         let m = try mount(["segment_size=8M", "retry_put_count=2"])
         let copy = try Shell.background("cp \(Shell.quote(source)) \(Shell.quote(m.path("doomed.img"))) 2> \(Shell.quote(scratch + "/err"))")
         Thread.sleep(forTimeInterval: 1)
-        try Shell.bash("\(Shell.quote(DevStack.script)) stop proxy-keystone")
+        try stopService("proxy-keystone")
         copy.waitUntilExit()
         XCTAssertNotEqual(copy.terminationStatus, 0, "cp must learn that the upload failed")
         XCTAssertTrue(try String(contentsOfFile: scratch + "/err", encoding: .utf8).contains("Input/output error"))
-        try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
+        try startStack()
         XCTAssertNil(try client.head(container: container, object: "doomed.img"), "no partial object")
         let segments = try objectNames(in: container + "_segments")
         if !segments.isEmpty {

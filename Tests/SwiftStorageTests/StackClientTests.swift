@@ -75,15 +75,24 @@ struct ExpiryBlindAuthenticator: Authenticator {
 }
 
 final class ReactiveAuthTests: XCTestCase {
-    func testManifestPutAnswered400ForExpiredTokenIsReauthenticatedAndStored() throws {
-        let ttl = try XCTUnwrap(DevStack.tokenTTL())
+    var ttl = 0
+    let transport = CurlTransport()
+    var connection: ConnectionManager!
+    var client: SwiftClient!
+    var container = ""
+
+    /// A client whose manager cannot see expiry, on a fresh container of the real stack.
+    override func setUpWithError() throws {
+        ttl = try XCTUnwrap(DevStack.tokenTTL())
         XCTAssertLessThanOrEqual(ttl, 10, "needs the stack started with TOKEN_TTL=8 (scripts/test.sh does that)")
-        let transport = CurlTransport()
         let auth = ExpiryBlindAuthenticator(inner: try EnvironmentCredentials.authenticator(from: DevStack.credentials()))
-        let connection = ConnectionManager(authenticator: auth, transport: transport)
-        let client = SwiftClient(connection: connection, transport: transport)
-        let container = DevStack.uniqueName("c")
+        connection = ConnectionManager(authenticator: auth, transport: transport)
+        client = SwiftClient(connection: connection, transport: transport)
+        container = DevStack.uniqueName("c")
         try client.createContainer(container)
+    }
+
+    func testManifestPutAnswered400ForExpiredTokenIsReauthenticatedAndStored() throws {
         var segments: [SegmentRef] = []
         for i in 1...2 {
             let body = [UInt8](repeating: UInt8(i), count: 1 << 20)
@@ -111,14 +120,7 @@ final class ReactiveAuthTests: XCTestCase {
     }
 
     func testPlainPutWithRejectedTokenIsResentAfterOneSharedReauth() throws {
-        let ttl = try XCTUnwrap(DevStack.tokenTTL())
-        XCTAssertLessThanOrEqual(ttl, 10, "needs the stack started with TOKEN_TTL=8")
-        let transport = CurlTransport()
-        let auth = ExpiryBlindAuthenticator(inner: try EnvironmentCredentials.authenticator(from: DevStack.credentials()))
-        let connection = ConnectionManager(authenticator: auth, transport: transport)
-        let client = SwiftClient(connection: connection, transport: transport)
-        let container = DevStack.uniqueName("c")
-        try client.createContainer(container)
+        let client = client!, container = container
         Thread.sleep(forTimeInterval: Double(ttl) + 1.5)
         // Eight PUTs at once, all with the dead token: they share one re-auth and all land.
         let errors = concurrently(8) { i in

@@ -152,11 +152,7 @@ final class AuthModeTests: StackFaultTestCase {
         let m = try mount(["segment_size=2M", "expire_soon_interval=3"])
         let source = try randomFile("outage", mebibytes: 30)
         let writer = try startSlowCopy(source, to: m.path("outage.img"), mebibytes: 30, pause: 1.0)
-        Thread.sleep(forTimeInterval: 3)
-        try stopService("keystone")
-        Thread.sleep(forTimeInterval: 20)
-        try startStack()
-        try Shell.finish(writer)
+        try outage(of: "keystone", after: 3, lasting: 20, during: writer)
         XCTAssertEqual(try serverSHA256("outage.img"), try Shell.sha256(source))
         XCTAssertTrue(m.log.contains("authentication service unavailable"), m.log)
     }

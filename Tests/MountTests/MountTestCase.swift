@@ -100,4 +100,14 @@ class StackFaultTestCase: MountTestCase {
     func startStack() throws {
         try Shell.bash("\(Shell.quote(DevStack.script)) start >/dev/null")
     }
+
+    /// Stops `service` `after` seconds into `work`, brings it back `lasting` seconds later, and
+    /// waits for `work` to succeed.
+    func outage(of service: String, after: Double, lasting: Double, during work: Process) throws {
+        Thread.sleep(forTimeInterval: after)
+        try stopService(service)
+        Thread.sleep(forTimeInterval: lasting)
+        try startStack()
+        try Shell.finish(work)
+    }
 }

@@ -13,11 +13,7 @@ final class ReadEngineTests: StackFaultTestCase {
         try Shell.bash("sync; echo 3 > /proc/sys/vm/drop_caches")
 
         let reader = try Shell.background("sha256sum \(Shell.quote(m.path("two.img"))) > \(Shell.quote(scratch + "/sum"))")
-        Thread.sleep(forTimeInterval: 2)
-        try stopService("proxy-keystone")
-        Thread.sleep(forTimeInterval: 1)
-        try startStack()
-        try Shell.finish(reader)
+        try outage(of: "proxy-keystone", after: 2, lasting: 1, during: reader)
         XCTAssertEqual(String(try String(contentsOfFile: scratch + "/sum", encoding: .utf8).prefix(64)), expected)
         XCTAssertTrue(m.log.contains("retry 1 of 10"), "the proxy restart happened during the read:\n\(m.log.suffix(3000))")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftStorage
+import TestSupport
 import XCTest
 
 final class ParsingTests: XCTestCase {
@@ -48,5 +49,20 @@ final class ParsingTests: XCTestCase {
         XCTAssertThrowsError(try EnvironmentCredentials.authenticator(from: ["OS_AUTH_URL": "http://h", "OS_USERNAME": "u"])) {
             XCTAssertTrue("\($0)".contains("OS_PASSWORD"))
         }
+    }
+}
+
+final class MD5Tests: XCTestCase {
+    func testDigestsMatchRFC1321AndMd5sum() throws {
+        XCTAssertEqual(MD5.hex([]), "d41d8cd98f00b204e9800998ecf8427e")
+        XCTAssertEqual(MD5.hex(Array("abc".utf8)), "900150983cd24fb0d6963f7d28e17f72")
+        XCTAssertEqual(MD5.hex(Array("12345678901234567890123456789012345678901234567890123456789012345678901234567890".utf8)),
+                       "57edf4a22be3c955ac49da2e2107b67a")
+        let bytes = (0..<(3 << 20) + 17).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let path = NSTemporaryDirectory() + "md5-\(UUID().uuidString)"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let md5sum = try TestSupport.Shell.bash("md5sum \(path)").prefix(32)
+        XCTAssertEqual(MD5.hex(bytes), String(md5sum))
     }
 }

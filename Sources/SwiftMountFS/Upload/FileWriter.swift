@@ -11,6 +11,7 @@ final class UploadContext: Sendable {
     let plan: SegmentPlan
     let threshold: Int
     let manifest: ManifestKind
+    let verifyMD5: Bool
     let pool: WorkerPool
     let budget: MemoryBudget
     let buffers: BufferRecycler
@@ -24,10 +25,16 @@ final class UploadContext: Sendable {
         self.plan = SegmentPlan(base: options.segmentSize, cluster: cluster)
         self.threshold = options.largeObjectThreshold
         self.manifest = options.manifest
+        self.verifyMD5 = options.verifyMD5
         self.pool = WorkerPool(name: "upload", threads: options.uploadConcurrency)
         self.budget = MemoryBudget(capacity: max(options.maxWriteBuffer, 2 * options.segmentSize))
         self.buffers = BufferRecycler(keep: max(options.maxWriteBuffer, 2 * options.segmentSize) / options.segmentSize)
         self.logger = logger
+    }
+
+    /// The ETag header that makes Swift verify a body, when `verify_md5` is on.
+    func checksumHeader(_ body: [UInt8]) -> [(name: String, value: String)] {
+        verifyMD5 ? [("ETag", MD5.hex(body))] : []
     }
 
     func ensureSegmentContainer() throws {
@@ -155,9 +162,7 @@ final class FileWriter: @unchecked Sendable {
         guard size > context.threshold else { return }
         if upload == nil {
             try context.ensureSegmentContainer()
-            upload = SegmentedUpload(client: context.client, segmentContainer: context.segmentContainer,
-                                     object: path.key, pool: context.pool, budget: context.budget,
-                                     buffers: context.buffers, logger: context.logger)
+            upload = SegmentedUpload(context: context, object: path.key)
         }
         while !held.isEmpty {
             try upload!.submit(held.removeFirst())
@@ -206,7 +211,8 @@ final class FileWriter: @unchecked Sendable {
             } else {
                 // Kept, not cleared: a later write may extend the file and commit it again.
                 let body = held.flatMap { $0 } + buffer
-                try context.client.put(container: context.container, object: path.key, body: body, headers: [mtime])
+                try context.client.put(container: context.container, object: path.key, body: body,
+                                       headers: [mtime] + context.checksumHeader(body))
                 context.logger.debug("stored \(path) (\(size) bytes)")
             }
             dirty = false

@@ -11,11 +11,9 @@ final class SegmentedUpload: @unchecked Sendable {
     let segmentContainer: String
     /// Unique per upload, so a concurrent or retried upload of the same name never shares segments.
     let prefix: String
-    private let client: SwiftClient
-    private let pool: WorkerPool
-    private let budget: MemoryBudget
-    private let buffers: BufferRecycler
-    private let logger: Logger
+    private let context: UploadContext
+    private var client: SwiftClient { context.client }
+    private var logger: Logger { context.logger }
 
     private let condition = NSCondition()
     private var acknowledged: [Int: SegmentRef] = [:]
@@ -23,15 +21,10 @@ final class SegmentedUpload: @unchecked Sendable {
     private var failure: Error?
     private var submitted = 0
 
-    init(client: SwiftClient, segmentContainer: String, object: String, pool: WorkerPool, budget: MemoryBudget,
-         buffers: BufferRecycler, logger: Logger) {
-        self.client = client
-        self.segmentContainer = segmentContainer
+    init(context: UploadContext, object: String) {
+        self.context = context
+        self.segmentContainer = context.segmentContainer
         self.prefix = "\(object)/swiftmount/\(Self.uploadID())"
-        self.pool = pool
-        self.budget = budget
-        self.buffers = buffers
-        self.logger = logger
     }
 
     static func uploadID() -> String {
@@ -49,18 +42,22 @@ final class SegmentedUpload: @unchecked Sendable {
         try checkFailure()
         let segment = SegmentBox(consume bytes)
         let size = segment.bytes.count
-        budget.acquire(size)
+        context.budget.acquire(size)
         condition.lock()
         let index = submitted + 1
         submitted = index
         inFlight += 1
         condition.unlock()
         let name = segmentName(index)
-        pool.submit { [self] in
-            let result = Result { try client.put(container: segmentContainer, object: name, body: segment.bytes) }
+        context.pool.submit { [self] in
+            // With verify_md5, Swift checks the body against its MD5; a 422 mismatch is re-sent.
+            let result = Result {
+                try client.put(container: segmentContainer, object: name, body: segment.bytes,
+                               headers: context.checksumHeader(segment.bytes))
+            }
             // Acknowledged (or failed for good): the memory goes back for the next segment.
-            buffers.recycle(&segment.bytes)
-            budget.release(size)
+            context.buffers.recycle(&segment.bytes)
+            context.budget.release(size)
             condition.lock()
             inFlight -= 1
             switch result {

@@ -139,8 +139,10 @@ public final class SwiftClient: Sendable {
         return response.status == 400 && response.bodyText.contains("401 Unauthorized")
     }
 
+    /// Worth re-sending: server trouble, throttling, and 422 (the body Swift received does not match
+    /// the ETag sent with it: damaged on the way).
     static func isTransient(_ status: Int) -> Bool {
-        status >= 500 && status != 507 || status == 408 || status == 429 || status == 498
+        status >= 500 && status != 507 || status == 408 || status == 429 || status == 498 || status == 422
     }
 
     static func error(for response: HTTPResponse, call: Call) -> SwiftError {

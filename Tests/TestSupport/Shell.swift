@@ -10,7 +10,7 @@ public enum Shell {
 
     /// Runs `args` to completion. `environment` replaces the inherited one when given.
     @discardableResult
-    public static func run(_ args: [String], environment: [String: String]? = nil, input: String? = nil) throws -> Output {
+    public static func run(_ args: [String], environment: [String: String]? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = args
@@ -18,11 +18,8 @@ public enum Shell {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        let inPipe = Pipe()
-        process.standardInput = inPipe
+        process.standardInput = FileHandle.nullDevice
         try process.run()
-        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try inPipe.fileHandleForWriting.close()
         // Read both pipes before waiting, or a chatty child blocks on a full pipe.
         let group = DispatchGroup()
         nonisolated(unsafe) var errData = Data()

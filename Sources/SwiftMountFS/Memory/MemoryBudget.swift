@@ -34,10 +34,4 @@ public final class MemoryBudget: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
     }
-
-    public var inUse: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return used
-    }
 }

@@ -57,12 +57,4 @@ public struct TrustDelegation: Sendable {
             throw AuthError.rejected("deleting trust \(trustID): keystone answered \(response.status)")
         }
     }
-
-    /// Whether Keystone still knows the trust (for tests and status).
-    public static func exists(_ trustID: String, authURL: String, token: Secret, transport: any HTTPTransport) throws -> Bool {
-        let base = authURL.hasSuffix("/v3") ? authURL : authURL + "/v3"
-        let response = try transport.perform(HTTPRequest(method: .get, url: base + "/OS-TRUST/trusts/" + trustID,
-                                                         headers: [("X-Auth-Token", token.reveal)]))
-        return response.status == 200
-    }
 }

@@ -5,7 +5,6 @@ public struct ClusterInfo: Sendable, Equatable {
     public var maxManifestSegments = 1000
     public var minSegmentSize = 1
     public var maxFileSize = 5 * (1 << 30) + 2
-    public var maxObjectNameLength = 1024
 
     public init() {}
 
@@ -16,7 +15,6 @@ public struct ClusterInfo: Sendable, Equatable {
         if let n = slo["max_manifest_segments"] as? Int { maxManifestSegments = n }
         if let n = slo["min_segment_size"] as? Int { minSegmentSize = n }
         if let n = swift["max_file_size"] as? Int { maxFileSize = n }
-        if let n = swift["max_object_name_length"] as? Int { maxObjectNameLength = n }
     }
 }
 

@@ -18,8 +18,11 @@ public enum Shell {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        // A pipe, closed at once: a child reading stdin sees EOF.
+        let input = Pipe()
+        process.standardInput = input
         try process.run()
+        try input.fileHandleForWriting.close()
         // Read both pipes before waiting, or a chatty child blocks on a full pipe.
         let group = DispatchGroup()
         nonisolated(unsafe) var errData = Data()

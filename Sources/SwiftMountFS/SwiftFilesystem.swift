@@ -185,17 +185,16 @@ public final class SwiftFilesystem: @unchecked Sendable {
 
     public func open(_ path: String, mode: OpenMode, caller: Int32) throws -> UInt64 {
         let p = ObjectPath(path)
-        if mode.write {
-            let existing = try? namespace.lookup(p)
-            if existing?.kind == .directory { throw FSError(EISDIR) }
-            guard mode.truncate || (existing?.size ?? 0) == 0 else {
-                throw FSError(EOPNOTSUPP, "\(p): changing an existing file in place is not supported; write it anew")
-            }
+        if mode.write && mode.truncate {
+            if (try? namespace.lookup(p))?.kind == .directory { throw FSError(EISDIR) }
             return register(writer: FileWriter(path: p, opener: caller, context: uploads))
         }
         // A fresh HEAD pins the version this handle reads (open-time consistency).
         guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
         if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
+        if mode.write {
+            return register(writer: try stagedWriter(p, info: info, keeping: info.size, caller: caller))
+        }
         let reader = FileReader(path: p, size: info.size, etag: info.etag,
                                 mtime: Namespace.mtime(meta: info.metadata, fallback: info.lastModified), context: reads)
         lock.lock()
@@ -204,6 +203,27 @@ public final class SwiftFilesystem: @unchecked Sendable {
         nextHandle += 1
         handles[handle] = .reader(reader)
         return handle
+    }
+
+    /// A writer over a local copy of the object's first `keeping` bytes (changing a file in place).
+    private func stagedWriter(_ p: ObjectPath, info: ObjectInfo, keeping: Int, caller: Int32) throws -> FileWriter {
+        let count = min(keeping, info.size)
+        let staged: StagedFile
+        do {
+            staged = try uploads.staging.create(expectedSize: count)
+            var offset = 0
+            while offset < count {
+                let n = min(reads.maxWindow, count - offset)
+                try staged.write(offset: offset, data: reads.fetch(object: p.key, etag: info.etag, range: offset..<(offset + n)))
+                offset += n
+            }
+        } catch {
+            let fsError = FSError.from(error)
+            logger.error("\(p): cannot stage it for changing: \(fsError)")
+            throw fsError
+        }
+        logger.debug("\(p): \(count) bytes staged for changing in place")
+        return FileWriter(path: p, opener: caller, context: uploads, staged: staged)
     }
 
     private func register(writer: FileWriter) -> UInt64 {
@@ -230,8 +250,10 @@ public final class SwiftFilesystem: @unchecked Sendable {
     }
 
     public func read(handle: UInt64, offset: Int, count: Int) throws -> [ArraySlice<UInt8>] {
-        guard case .reader(let reader) = try file(handle) else {
-            throw FSError(EOPNOTSUPP, "reading a file while writing it is not supported")
+        let reader: FileReader
+        switch try file(handle) {
+        case .writer(let writer): return [try writer.read(offset: offset, count: count)[...]]
+        case .reader(let r): reader = r
         }
         do {
             return try reader.read(offset: offset, count: count)
@@ -287,21 +309,20 @@ public final class SwiftFilesystem: @unchecked Sendable {
         }
     }
 
+    /// truncate(2): an open file's writer takes it; otherwise the kept bytes are staged, cut or
+    /// extended with zeros, and stored again (old segments deleted after the swap).
     public func truncate(_ path: String, size: Int, handle: UInt64?) throws {
         let p = ObjectPath(path)
         if let writer = writer(for: p) {
-            try writer.extend(to: size)
+            try writer.truncate(to: size)
             return
         }
-        let attributes = try namespace.lookup(p)
-        guard attributes.kind == .file else { throw FSError(EISDIR) }
-        if size == attributes.size { return }
-        guard size == 0 else { throw FSError(EOPNOTSUPP, "\(p): truncating to \(size) bytes is not supported") }
-        let info = try client.head(container: container, object: p.key)
-        try client.put(container: container, object: p.key, body: [])
-        if let info, info.isStaticLargeObject {
-            logger.notice("\(p) truncated; its old segments are left for `swiftmount gc`")
-        }
-        namespace.remember(p, FileAttributes(kind: .file, size: 0, mtime: Date()))
+        guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
+        if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
+        if size == info.size { return }
+        let writer = try stagedWriter(p, info: info, keeping: size, caller: 0)
+        try writer.truncate(to: size)
+        try writer.commit()
+        namespace.remember(p, FileAttributes(kind: .file, size: size, mtime: Date()))
     }
 }

@@ -14,6 +14,7 @@ final class UploadContext: Sendable {
     let verifyMD5: Bool
     let pool: WorkerPool
     let budget: MemoryBudget
+    let staging: StagingArea
     let buffers: BufferRecycler
     let logger: Logger
     private let segmentContainerReady = Once()
@@ -28,6 +29,7 @@ final class UploadContext: Sendable {
         self.verifyMD5 = options.verifyMD5
         self.pool = WorkerPool(name: "upload", threads: options.uploadConcurrency)
         self.budget = MemoryBudget(capacity: max(options.maxWriteBuffer, 2 * options.segmentSize))
+        self.staging = StagingArea(directory: options.cacheDir)
         self.buffers = BufferRecycler(keep: max(options.maxWriteBuffer, 2 * options.segmentSize) / options.segmentSize)
         self.logger = logger
     }
@@ -39,6 +41,18 @@ final class UploadContext: Sendable {
 
     func ensureSegmentContainer() throws {
         try segmentContainerReady.run { try client.createContainer(segmentContainer) }
+    }
+
+    /// Stores the manifest that makes `upload`'s segments one object.
+    func putManifest(object: String, upload: SegmentedUpload, segments: [SegmentRef],
+                     headers: [(name: String, value: String)]) throws {
+        switch manifest {
+        case .slo:
+            try client.putStaticLargeObject(container: container, object: object, segments: segments, headers: headers)
+        case .dlo:
+            try client.putDynamicLargeObject(container: container, object: object, segmentContainer: segmentContainer,
+                                             segmentPrefix: upload.prefix + "/", headers: headers)
+        }
     }
 }
 
@@ -59,7 +73,12 @@ final class Once: @unchecked Sendable {
 /// A file open for writing. Sequential writes fill a buffer; once the file is known to be larger
 /// than the threshold, full segments go to a SegmentedUpload while the writer keeps writing.
 /// `commit` makes the object appear: one PUT for a small file, the manifest for a large one.
-/// Writes past the end (a sparse copy skipping holes) are filled with zeros.
+/// Writes past the end (a sparse copy skipping holes) are filled with zeros; ftruncate(2) up
+/// declares a size (a hint that picks the segmented path at once) whose zeros come last.
+///
+/// What a stream cannot take (a write or truncate below the written end, a read back, changing an
+/// existing file) goes to a StagedFile in `cache_dir`, uploaded whole on commit. A stream can be
+/// moved there only while none of its segments has left.
 ///
 /// A commit does not end the file: the opener may close one of several descriptors (a dup) and
 /// write on, or fsync; the next flush commits again (a small file keeps its bytes for that; a
@@ -85,17 +104,24 @@ final class FileWriter: @unchecked Sendable {
     private var replaced: ReplacedObject?
     private var failure: FSError?
     private var aborted = false
+    /// Size set by ftruncate beyond the written bytes.
+    private var declaredSize = 0
+    private var staged: StagedFile?
 
-    init(path: ObjectPath, opener: Int32, context: UploadContext) {
+    /// With `staged`, the writer starts from that copy of an existing object and stores nothing
+    /// unless it is changed.
+    init(path: ObjectPath, opener: Int32, context: UploadContext, staged: StagedFile? = nil) {
         self.path = path
         self.opener = opener
         self.context = context
+        self.staged = staged
+        if staged != nil { dirty = false }
     }
 
     var currentSize: Int {
         lock.lock()
         defer { lock.unlock() }
-        return size
+        return staged?.size ?? max(size, declaredSize)
     }
 
     private var segmentSize: Int { context.plan.size(after: upload?.segmentCount ?? 0) }
@@ -104,22 +130,69 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
-        guard offset >= size else {
-            throw FSError(EOPNOTSUPP, "\(path): write at \(offset) but \(size) bytes are written; files are written sequentially")
+        if staged == nil && offset < size { try stage("a write at \(offset) below \(size) written bytes") }
+        if let staged {
+            try sticky { try staged.write(offset: offset, data: data) }
+            dirty = true
+            return
         }
         try append(zeros: offset - size)
         try append(data[...])
     }
 
-    /// ftruncate(2) while writing: growing fills zeros; shrinking what is written is refused.
-    func extend(to newSize: Int) throws {
+    /// ftruncate(2) and truncate(2) of an open file.
+    func truncate(to newSize: Int) throws {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
-        guard newSize >= size else {
-            throw FSError(EOPNOTSUPP, "\(path): cannot shrink a file being written from \(size) to \(newSize) bytes")
+        if staged == nil && newSize < size { try stage("truncating \(size) written bytes to \(newSize)") }
+        dirty = true
+        if let staged {
+            try sticky { try staged.truncate(to: newSize) }
+            return
         }
-        try append(zeros: newSize - size)
+        declaredSize = newSize
+        try startSegmentsIfLarge()
+    }
+
+    /// Reading back a file open for writing (O_RDWR, or a tool that checks what it wrote).
+    func read(offset: Int, count: Int) throws -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        if staged == nil { try stage("reading it back") }
+        return try staged!.read(offset: offset, count: count)
+    }
+
+    /// Moves what the stream holds to a staged file; refused once a segment has been sent.
+    private func stage(_ why: String) throws {
+        guard (upload?.segmentCount ?? 0) == 0 else {
+            throw FSError(EOPNOTSUPP, "\(path): \(why) after its first segments were uploaded; write large files sequentially")
+        }
+        upload = nil
+        let file = try sticky { try context.staging.create(expectedSize: max(size, declaredSize)) }
+        try sticky {
+            var offset = 0
+            for piece in held + [buffer] where !piece.isEmpty {
+                try file.write(offset: offset, data: piece)
+                offset += piece.count
+            }
+            if declaredSize > size { try file.truncate(to: declaredSize) }
+        }
+        held = []
+        context.buffers.recycle(&buffer)
+        staged = file
+        context.logger.debug("\(path): staged in \(context.staging.directory) for \(why)")
+    }
+
+    /// A failure that leaves the file's content unknown: the file is never stored after it.
+    private func sticky<T>(_ action: () throws -> T) throws -> T {
+        do { return try action() } catch {
+            let fsError = FSError.from(error)
+            failure = fsError
+            context.logger.error("\(path): \(fsError); the file will not be stored")
+            throw fsError
+        }
     }
 
     private func append(zeros count: Int) throws {
@@ -147,19 +220,13 @@ final class FileWriter: @unchecked Sendable {
                 swap(&full, &buffer)
                 held.append(full)
             }
-            do {
-                try startSegmentsIfLarge()
-            } catch {
-                let fsError = FSError.from(error)
-                failure = fsError
-                throw fsError
-            }
+            try sticky { try startSegmentsIfLarge() }
         }
     }
 
     /// Once the file is past the threshold, every full segment is handed to the upload.
     private func startSegmentsIfLarge() throws {
-        guard size > context.threshold else { return }
+        guard max(size, declaredSize) > context.threshold else { return }
         if upload == nil {
             try context.ensureSegmentContainer()
             upload = SegmentedUpload(context: context, object: path.key)
@@ -182,48 +249,81 @@ final class FileWriter: @unchecked Sendable {
         guard dirty else { return }
         let mtime = ("X-Object-Meta-Mtime", String(format: "%.6f", Date().timeIntervalSince1970))
         do {
-            if replaced == nil { replaced = try ReplacedObject.find(path: path, context: context) }
-            if let upload {
-                if !buffer.isEmpty {
-                    var last: [UInt8] = []
-                    swap(&last, &buffer)
-                    try upload.submit(last)
-                }
-                let segments: [SegmentRef]
-                do {
-                    segments = try upload.waitForSegments()
-                    switch context.manifest {
-                    case .slo:
-                        try context.client.putStaticLargeObject(container: context.container, object: path.key,
-                                                                 segments: segments, headers: [mtime])
-                    case .dlo:
-                        try context.client.putDynamicLargeObject(container: context.container, object: path.key,
-                                                                  segmentContainer: context.segmentContainer,
-                                                                  segmentPrefix: upload.prefix + "/", headers: [mtime])
-                    }
-                } catch {
-                    upload.abort(keepingFirst: manifested)
-                    aborted = true
-                    throw error
-                }
-                manifested = segments.count
-                context.logger.info("stored \(path) (\(size) bytes, \(segments.count) segments, \(context.manifest.rawValue))")
+            if let staged {
+                try store(staged, headers: [mtime])
             } else {
-                // Kept, not cleared: a later write may extend the file and commit it again.
-                let body = held.flatMap { $0 } + buffer
-                try context.client.put(container: context.container, object: path.key, body: body,
-                                       headers: [mtime] + context.checksumHeader(body))
-                context.logger.debug("stored \(path) (\(size) bytes)")
+                try append(zeros: max(0, declaredSize - size))
+                try storeStream(headers: [mtime])
             }
             dirty = false
-            replaced?.deleteOldSegments(keeping: upload?.prefix, context: context)
-            replaced = ReplacedObject.none
         } catch {
             let fsError = FSError.from(error)
             failure = fsError
             context.logger.error("upload of \(path) failed: \(fsError)")
             throw fsError
         }
+    }
+
+    private func storeStream(headers: [(name: String, value: String)]) throws {
+        if replaced == nil { replaced = try ReplacedObject.find(path: path, context: context) }
+        if let upload {
+            if !buffer.isEmpty {
+                var last: [UInt8] = []
+                swap(&last, &buffer)
+                try upload.submit(last)
+            }
+            let segments: [SegmentRef]
+            do {
+                segments = try upload.waitForSegments()
+                try context.putManifest(object: path.key, upload: upload, segments: segments, headers: headers)
+            } catch {
+                upload.abort(keepingFirst: manifested)
+                aborted = true
+                throw error
+            }
+            manifested = segments.count
+            context.logger.info("stored \(path) (\(size) bytes, \(segments.count) segments, \(context.manifest.rawValue))")
+        } else {
+            // Kept, not cleared: a later write may extend the file and commit it again.
+            let body = held.flatMap { $0 } + buffer
+            try context.client.put(container: context.container, object: path.key, body: body,
+                                   headers: headers + context.checksumHeader(body))
+            context.logger.debug("stored \(path) (\(size) bytes)")
+        }
+        replaced?.deleteOldSegments(keeping: upload?.prefix, context: context)
+        replaced = ReplacedObject.none
+    }
+
+    /// Uploads a staged file whole: one PUT, or segments read back from disk (bounded by the
+    /// same write budget) and a manifest. Each commit is a new upload; the previous one's
+    /// segments are deleted after the swap.
+    private func store(_ staged: StagedFile, headers: [(name: String, value: String)]) throws {
+        let old = try ReplacedObject.find(path: path, context: context)
+        guard staged.size > context.threshold else {
+            let body = try staged.read(offset: 0, count: staged.size)
+            try context.client.put(container: context.container, object: path.key, body: body,
+                                   headers: headers + context.checksumHeader(body))
+            old.deleteOldSegments(keeping: nil, context: context)
+            context.logger.debug("stored \(path) (\(staged.size) bytes, staged)")
+            return
+        }
+        try context.ensureSegmentContainer()
+        let upload = SegmentedUpload(context: context, object: path.key)
+        do {
+            var offset = 0
+            while offset < staged.size {
+                let count = min(context.plan.size(after: upload.segmentCount), staged.size - offset)
+                try upload.submit(staged.read(offset: offset, count: count))
+                offset += count
+            }
+            let segments = try upload.waitForSegments()
+            try context.putManifest(object: path.key, upload: upload, segments: segments, headers: headers)
+            context.logger.info("stored \(path) (\(staged.size) bytes, \(segments.count) segments, staged)")
+        } catch {
+            upload.abort(keepingFirst: 0)
+            throw error
+        }
+        old.deleteOldSegments(keeping: upload.prefix, context: context)
     }
 }
 

@@ -46,5 +46,56 @@ static inline void sm_fuse_config_tune(struct fuse_config *cfg, double attr_time
     cfg->nullpath_ok = 0;
 }
 
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+// SIGTERM, SIGINT and SIGHUP start a drain instead of ending the loop at once: the handler only
+// writes the signal number to a pipe that a shutdown thread reads (async-signal-safe). When the
+// drain is over, that thread ends the session and wakes the loop's thread (waiting in sem_wait,
+// which SIGUSR1 interrupts). One copy of this state: only FuseMount.swift uses these.
+// (Function-local statics: Swift's importer emits functions from a header, not its globals.)
+static inline int *sm_shutdown_pipe(void) { static int fds[2] = {-1, -1}; return fds; }
+static inline pthread_t *sm_loop_thread(void) { static pthread_t thread; return &thread; }
+
+static void sm_on_shutdown_signal(int sig) {
+    unsigned char b = (unsigned char)sig;
+    ssize_t ignored = write(sm_shutdown_pipe()[1], &b, 1);
+    (void)ignored;
+}
+
+static void sm_on_wake(int sig) { (void)sig; }
+
+// Call from the thread that will run the loop, after daemonizing.
+static inline int sm_install_shutdown_signals(void) {
+    if (pipe(sm_shutdown_pipe()) != 0) return -1;
+    *sm_loop_thread() = pthread_self();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = sm_on_shutdown_signal;
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGTERM, &sa, 0) || sigaction(SIGINT, &sa, 0) || sigaction(SIGHUP, &sa, 0)) return -1;
+    sa.sa_handler = sm_on_wake;
+    sa.sa_flags = 0;
+    return sigaction(SIGUSR1, &sa, 0);
+}
+
+// Blocks until a shutdown signal arrives; returns its number.
+static inline int sm_wait_shutdown_signal(void) {
+    unsigned char b;
+    for (;;) {
+        ssize_t n = read(sm_shutdown_pipe()[0], &b, 1);
+        if (n == 1) return b;
+        if (n < 0 && errno == EINTR) continue;
+        return -1;
+    }
+}
+
+static inline void sm_end_loop(struct fuse *f) {
+    fuse_session_exit(fuse_get_session(f));
+    pthread_kill(*sm_loop_thread(), SIGUSR1);
+}
 
 #endif

@@ -38,6 +38,8 @@ public struct MountOptions: Sendable, Equatable {
     public var renameDirLimit = 1000
     /// Where files changed in place (or written out of order) are staged until close.
     public var cacheDir = "/var/tmp/swiftmount"
+    /// Seconds SIGTERM/SIGINT wait for files being written before aborting them; nil: until closed.
+    public var shutdownGrace: Double?
     /// Credentials from this cloud of clouds.yaml instead of the environment.
     public var osCloud: String?
     /// Multi-tenant: delegate the user's token to the service user through a Keystone trust.
@@ -108,6 +110,7 @@ public struct MountOptions: Sendable, Equatable {
             case "verify_md5": o.verifyMD5 = ["yes", "true", "1", nil].contains(value)
             case "rename_dir_limit": o.renameDirLimit = try count(min: 0)
             case "cache_dir": o.cacheDir = try required()
+            case "shutdown_grace": o.shutdownGrace = try number()
             case "os_cloud": o.osCloud = try required()
             case "trust": o.trust = ["yes", "true", "1", nil].contains(value)
             case "user_token_file": o.userTokenFile = try required()

@@ -27,11 +27,15 @@ public struct FilesystemStats: Sendable {
 public final class SwiftFilesystem: @unchecked Sendable {
     public let container: String
     public let options: MountOptions
+    /// Where the mount is, as the kernel spells it (an absolute path without symlinks).
+    public var mountpoint = ""
     let client: SwiftClient
     let logger: Logger
     private let namespace: Namespace
     private let uploads: UploadContext
     private let reads: ReadContext
+    private let transfers = TransferRegistry()
+    private let started = Date()
 
     private enum OpenFile {
         case reader(FileReader)
@@ -43,6 +47,9 @@ public final class SwiftFilesystem: @unchecked Sendable {
     private var nextHandle: UInt64 = 1
     /// Files being written, so getattr and readdir show them before they reach Swift.
     private var writers: [ObjectPath: FileWriter] = [:]
+    /// Set when the mount is shutting down: no new file is opened for writing.
+    private var draining = false
+    private var drainDeadline: Date?
 
     public init(client: SwiftClient, container: String, options: MountOptions, cluster: ClusterInfo = ClusterInfo(),
                 logger: Logger) {
@@ -51,8 +58,9 @@ public final class SwiftFilesystem: @unchecked Sendable {
         self.options = options
         self.logger = logger
         namespace = Namespace(client: client, container: container, attrTTL: options.attrTimeout, logger: logger)
-        uploads = UploadContext(client: client, container: container, options: options, cluster: cluster, logger: logger)
-        reads = ReadContext(client: client, container: container, options: options, logger: logger)
+        uploads = UploadContext(client: client, container: container, options: options, cluster: cluster,
+                                transfers: transfers, logger: logger)
+        reads = ReadContext(client: client, container: container, options: options, transfers: transfers, logger: logger)
     }
 
     // MARK: - Attributes and directories
@@ -174,26 +182,85 @@ public final class SwiftFilesystem: @unchecked Sendable {
                                maxNameLength: 1024)
     }
 
+    // MARK: - Status
+
+    /// The daemon's state for `swiftmount status`; `auth` comes from the command, which knows
+    /// how the mount authenticates.
+    public func status(mountpoint: String, auth: AuthStatus) -> MountStatus {
+        let requests = client.counters.snapshot
+        let (active, recent) = transfers.snapshot
+        lock.lock()
+        let state = draining ? "shutting down" : "serving"
+        lock.unlock()
+        return MountStatus(
+            mountpoint: mountpoint, container: container, pid: getpid(), startedAt: started.timeIntervalSince1970,
+            state: state, auth: auth,
+            requests: RequestStatus(total: requests.total, retries: requests.retries,
+                                    reauthentications: requests.reauthentications, byStatus: requests.byStatus,
+                                    bytesUp: requests.bytesUp, bytesDown: requests.bytesDown),
+            memory: MemoryStatus(writeBufferUsed: uploads.budget.inUse, writeBufferCap: uploads.budget.capacity,
+                                 readBufferUsed: reads.budget.inUse, readBufferCap: reads.budget.capacity),
+            cachedAttributes: namespace.cachedCount, transfers: active, recentTransfers: recent)
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops opening files for writing and waits until every file being written is closed (its
+    /// close stores it), for at most `grace` seconds (nil: as long as it takes); files still open
+    /// then are aborted: never stored, their segments deleted.
+    public func drain(grace: Double?) {
+        lock.lock()
+        draining = true
+        drainDeadline = grace.map { Date().addingTimeInterval($0) }
+        let open = writers.count
+        lock.unlock()
+        if open > 0 {
+            logger.notice("shutting down: waiting for \(open) file(s) being written (grace: \(grace.map { "\($0) s" } ?? "until closed"))")
+        }
+        while true {
+            lock.lock()
+            let remaining = Array(writers.values)
+            let expired = drainDeadline.map { Date() >= $0 } ?? false
+            lock.unlock()
+            if remaining.isEmpty { return }
+            if expired {
+                for writer in remaining {
+                    logger.warning("shutting down: upload of \(writer.path) aborted; nothing stored under its name")
+                    writer.abort("the mount shut down before the file was closed")
+                }
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    /// A second signal while draining: stop waiting.
+    public func endDrainNow() {
+        lock.lock()
+        drainDeadline = Date()
+        lock.unlock()
+    }
+
     // MARK: - Files
 
     /// `caller` is the process id of the opener: see `flush`.
     public func create(_ path: String, caller: Int32) throws -> UInt64 {
         let p = ObjectPath(path)
         guard !p.isRoot else { throw FSError(EISDIR) }
-        return register(writer: FileWriter(path: p, opener: caller, context: uploads))
+        return try register(writer: FileWriter(path: p, opener: caller, context: uploads))
     }
 
     public func open(_ path: String, mode: OpenMode, caller: Int32) throws -> UInt64 {
         let p = ObjectPath(path)
         if mode.write && mode.truncate {
             if (try? namespace.lookup(p))?.kind == .directory { throw FSError(EISDIR) }
-            return register(writer: FileWriter(path: p, opener: caller, context: uploads))
+            return try register(writer: FileWriter(path: p, opener: caller, context: uploads))
         }
         // A fresh HEAD pins the version this handle reads (open-time consistency).
         guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
         if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
         if mode.write {
-            return register(writer: try stagedWriter(p, info: info, keeping: info.size, caller: caller))
+            return try register(writer: try stagedWriter(p, info: info, keeping: info.size, caller: caller))
         }
         let reader = FileReader(path: p, size: info.size, etag: info.etag,
                                 mtime: Namespace.mtime(meta: info.metadata, fallback: info.lastModified), context: reads)
@@ -226,9 +293,10 @@ public final class SwiftFilesystem: @unchecked Sendable {
         return FileWriter(path: p, opener: caller, context: uploads, staged: staged)
     }
 
-    private func register(writer: FileWriter) -> UInt64 {
+    private func register(writer: FileWriter) throws -> UInt64 {
         lock.lock()
         defer { lock.unlock() }
+        if draining { throw FSError(EROFS, "\(writer.path): the mount is shutting down") }
         let handle = nextHandle
         nextHandle += 1
         handles[handle] = .writer(writer)
@@ -275,13 +343,27 @@ public final class SwiftFilesystem: @unchecked Sendable {
     }
 
     /// close(2) lands here: the upload completes before close returns, and its result is close's.
-    /// Only the opener's close commits: in `cmd > file` the shell opens, each child inherits the
-    /// descriptor and closes it after its writes, and committing on those would store the file
-    /// over and over in tiny segments. Other closes leave the commit to the opener or to release.
+    /// Only the opener's last close commits: in `cmd > file` the shell opens, each child inherits
+    /// the descriptor and closes it after its writes, and committing on those would store the file
+    /// over and over in tiny segments; the shell itself first closes the descriptor it dup'ed to
+    /// stdout, and committing then would show an empty object under the name before the data.
+    /// Other closes leave the commit to the opener's last close, or to release.
     public func flush(handle: UInt64, caller: Int32) throws {
-        guard case .writer(let writer) = try file(handle), caller == writer.opener else { return }
+        guard case .writer(let writer) = try file(handle), caller == writer.opener,
+              !process(caller, stillHolds: writer.path) else { return }
         try writer.commit()
         namespace.remember(writer.path, FileAttributes(kind: .file, size: writer.currentSize, mtime: Date()))
+    }
+
+    /// Whether a process has a descriptor open on `path` of this mount (after closing one).
+    private func process(_ pid: Int32, stillHolds path: ObjectPath) -> Bool {
+        guard !mountpoint.isEmpty else { return false }
+        let target = mountpoint + path.description
+        let directory = "/proc/\(pid)/fd"
+        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return false }
+        return descriptors.prefix(4096).contains {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0)) == target
+        }
     }
 
     /// fsync(2) on a file being written: what was written so far becomes an object (an interim
@@ -304,6 +386,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
         case .writer(let writer):
             // Normally flush already committed; this covers a writer closed without one.
             try? writer.commit()
+            writer.close()
         case nil:
             break
         }
@@ -321,6 +404,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
         if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
         if size == info.size { return }
         let writer = try stagedWriter(p, info: info, keeping: size, caller: 0)
+        defer { writer.close() }
         try writer.truncate(to: size)
         try writer.commit()
         namespace.remember(p, FileAttributes(kind: .file, size: size, mtime: Date()))

@@ -140,6 +140,8 @@ let cluster = (try? client.clusterInfo()) ?? ClusterInfo()
 let filesystem = SwiftFilesystem(client: client, container: command.container, options: options, cluster: cluster, logger: logger)
 var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: command.foreground,
                                   fsname: "swiftmount:\(command.container)", fuseOptions: options.fuseOptions)
+settings.shutdownGrace = options.shutdownGrace
+filesystem.mountpoint = URL(fileURLWithPath: command.mountpoint).resolvingSymlinksInPath().path
 do {
     let rc = try FuseMount.run(filesystem, settings: settings) {
         if !command.foreground {

@@ -12,6 +12,8 @@ public enum FuseMount {
         public var fsname: String
         public var fuseOptions: [String]
         public var maxThreads: Int = 16
+        /// Seconds a shutdown signal waits for files being written; nil waits until they close.
+        public var shutdownGrace: Double?
 
         public init(mountpoint: String, foreground: Bool, fsname: String, fuseOptions: [String]) {
             self.mountpoint = mountpoint
@@ -54,13 +56,40 @@ public enum FuseMount {
         defer { fuse_destroy(fuse) }
         guard fuse_mount(fuse, settings.mountpoint) == 0 else { throw Failure.mount(settings.mountpoint) }
         defer { fuse_unmount(fuse) }
-        let session = fuse_get_session(fuse)
-        guard fuse_set_signal_handlers(session) == 0 else { throw Failure.mount(settings.mountpoint) }
-        defer { fuse_remove_signal_handlers(session) }
         if fuse_daemonize(settings.foreground ? 1 : 0) != 0 { throw Failure.mount(settings.mountpoint) }
+        // After the fork: the handlers remember this thread, and the watcher must live in this process.
+        guard sm_install_shutdown_signals() == 0 else { throw Failure.mount(settings.mountpoint) }
+        startShutdownWatcher(filesystem, loop: LoopHandle(fuse: fuse), grace: settings.shutdownGrace)
         afterDaemonize()
-        let rc = sm_fuse_loop_mt(fuse, UInt32(settings.maxThreads))
-        return rc
+        return sm_fuse_loop_mt(fuse, UInt32(settings.maxThreads))
+    }
+
+    private struct LoopHandle: @unchecked Sendable {
+        let fuse: OpaquePointer
+    }
+
+    /// SIGTERM, SIGINT or SIGHUP: drain (files being written are finished, or aborted after the
+    /// grace period), then end the loop; a second signal ends the wait at once.
+    private static func startShutdownWatcher(_ filesystem: SwiftFilesystem, loop: LoopHandle, grace: Double?) {
+        let watcher = Thread {
+            var draining = false
+            while true {
+                let signal = sm_wait_shutdown_signal()
+                guard signal > 0 else { return }
+                if draining {
+                    filesystem.endDrainNow()
+                    continue
+                }
+                draining = true
+                filesystem.logger.notice("signal \(signal): unmounting")
+                Thread {
+                    filesystem.drain(grace: grace)
+                    sm_end_loop(loop.fuse)
+                }.start()
+            }
+        }
+        watcher.name = "shutdown"
+        watcher.start()
     }
 
     final class Bridge {

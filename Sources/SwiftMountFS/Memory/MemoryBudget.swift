@@ -11,6 +11,12 @@ public final class MemoryBudget: @unchecked Sendable {
         self.capacity = capacity
     }
 
+    public var inUse: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return used
+    }
+
     public func acquire(_ bytes: Int) {
         condition.lock()
         // A request larger than the whole cap is let through alone rather than never.

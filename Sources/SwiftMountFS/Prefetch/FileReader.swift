@@ -13,10 +13,11 @@ final class ReadContext: Sendable {
     /// Read-ahead windows held by all readers of the mount.
     let budget: MemoryBudget
     let buffers: BufferRecycler
+    let transfers: TransferRegistry
     let logger: Logger
     let backoff = Backoff(base: 0.5, cap: 8)
 
-    init(client: SwiftClient, container: String, options: MountOptions, logger: Logger) {
+    init(client: SwiftClient, container: String, options: MountOptions, transfers: TransferRegistry, logger: Logger) {
         self.client = client
         self.container = container
         self.retryGetCount = options.retryGetCount
@@ -24,6 +25,7 @@ final class ReadContext: Sendable {
         self.pool = WorkerPool(name: "read", threads: options.readConcurrency)
         self.budget = MemoryBudget(capacity: options.maxReadBuffer)
         self.buffers = BufferRecycler(keep: max(2, options.maxReadBuffer / max(options.readAhead, 1 << 20)))
+        self.transfers = transfers
         self.logger = logger
     }
 
@@ -52,6 +54,7 @@ final class ReadContext: Sendable {
                 if failures > retryGetCount { throw FSError(EIO, "\(why) after \(failures) attempts") }
                 logger.notice("\(why); retry \(failures) of \(retryGetCount)")
             }
+            client.counters.retried()
             Thread.sleep(forTimeInterval: backoff.delay(afterAttempt: failures - 1))
         }
         if sink.bytes.count > range.count { sink.bytes.removeLast(sink.bytes.count - range.count) }
@@ -82,6 +85,7 @@ final class FileReader: @unchecked Sendable {
     private static let windowsAhead = 2
 
     let mtime: Date
+    private let transfer: Transfer
 
     init(path: ObjectPath, size: Int, etag: String, mtime: Date, context: ReadContext) {
         self.path = path
@@ -89,6 +93,7 @@ final class FileReader: @unchecked Sendable {
         self.etag = etag
         self.mtime = mtime
         self.context = context
+        transfer = context.transfers.start(.read, path: path.description, total: size)
     }
 
     var attributes: FileAttributes { FileAttributes(kind: .file, size: size, mtime: mtime) }
@@ -113,6 +118,7 @@ final class FileReader: @unchecked Sendable {
             pieces.append(chunk[from..<(from + take)])
             position += take
         }
+        transfer.advance(end - offset)
         return pieces
     }
 
@@ -165,5 +171,7 @@ final class FileReader: @unchecked Sendable {
         for window in ahead { _ = try? window.pending.wait() }
         dropAhead()
         context.buffers.recycle(&chunk)
+        transfer.set(.closed)
+        context.transfers.end(transfer)
     }
 }

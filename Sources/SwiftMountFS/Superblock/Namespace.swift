@@ -122,6 +122,12 @@ final class Namespace: @unchecked Sendable {
         lock.unlock()
     }
 
+    var cachedCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return cache.count
+    }
+
     func forget(_ path: ObjectPath) {
         lock.lock()
         cache[path] = nil

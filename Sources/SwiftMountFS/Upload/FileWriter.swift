@@ -16,10 +16,12 @@ final class UploadContext: Sendable {
     let budget: MemoryBudget
     let staging: StagingArea
     let buffers: BufferRecycler
+    let transfers: TransferRegistry
     let logger: Logger
     private let segmentContainerReady = Once()
 
-    init(client: SwiftClient, container: String, options: MountOptions, cluster: ClusterInfo, logger: Logger) {
+    init(client: SwiftClient, container: String, options: MountOptions, cluster: ClusterInfo,
+         transfers: TransferRegistry, logger: Logger) {
         self.client = client
         self.container = container
         self.segmentContainer = options.segmentContainer ?? container + "_segments"
@@ -31,6 +33,7 @@ final class UploadContext: Sendable {
         self.budget = MemoryBudget(capacity: max(options.maxWriteBuffer, 2 * options.segmentSize))
         self.staging = StagingArea(directory: options.cacheDir)
         self.buffers = BufferRecycler(keep: max(options.maxWriteBuffer, 2 * options.segmentSize) / options.segmentSize)
+        self.transfers = transfers
         self.logger = logger
     }
 
@@ -107,6 +110,7 @@ final class FileWriter: @unchecked Sendable {
     /// Size set by ftruncate beyond the written bytes.
     private var declaredSize = 0
     private var staged: StagedFile?
+    let transfer: Transfer
 
     /// With `staged`, the writer starts from that copy of an existing object and stores nothing
     /// unless it is changed.
@@ -115,6 +119,7 @@ final class FileWriter: @unchecked Sendable {
         self.opener = opener
         self.context = context
         self.staged = staged
+        transfer = context.transfers.start(.upload, path: path.description, total: staged?.size ?? 0)
         if staged != nil { dirty = false }
     }
 
@@ -134,6 +139,7 @@ final class FileWriter: @unchecked Sendable {
         if let staged {
             try sticky { try staged.write(offset: offset, data: data) }
             dirty = true
+            transfer.grow(total: staged.size)
             return
         }
         try append(zeros: offset - size)
@@ -215,6 +221,7 @@ final class FileWriter: @unchecked Sendable {
             buffer.append(contentsOf: data[consumed..<(consumed + take)])
             consumed += take
             size += take
+            transfer.grow(total: size)
             if buffer.count == target {
                 var full: [UInt8] = []
                 swap(&full, &buffer)
@@ -229,11 +236,27 @@ final class FileWriter: @unchecked Sendable {
         guard max(size, declaredSize) > context.threshold else { return }
         if upload == nil {
             try context.ensureSegmentContainer()
-            upload = SegmentedUpload(context: context, object: path.key)
+            upload = SegmentedUpload(context: context, object: path.key, transfer: transfer)
         }
         while !held.isEmpty {
             try upload!.submit(held.removeFirst())
         }
+    }
+
+    /// Gives up on the file (the mount is going away): it is never stored, and segments no stored
+    /// manifest refers to are deleted. Waits for a write in progress to return first.
+    func abort(_ why: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if failure == nil { failure = FSError(EIO, "\(path): \(why)") }
+        if !aborted, let upload { upload.abort(keepingFirst: manifested) }
+        aborted = true
+        transfer.set(.failed)
+    }
+
+    /// Leaves the list of transfers in progress (the handle is released).
+    func close() {
+        context.transfers.end(transfer)
     }
 
     /// Stores the object; returns only when Swift has it, or throws why not.
@@ -248,6 +271,7 @@ final class FileWriter: @unchecked Sendable {
         }
         guard dirty else { return }
         let mtime = ("X-Object-Meta-Mtime", String(format: "%.6f", Date().timeIntervalSince1970))
+        transfer.set(.storing)
         do {
             if let staged {
                 try store(staged, headers: [mtime])
@@ -256,9 +280,14 @@ final class FileWriter: @unchecked Sendable {
                 try storeStream(headers: [mtime])
             }
             dirty = false
+            transfer.update { state, total, done, _ in
+                state = .stored
+                done = total
+            }
         } catch {
             let fsError = FSError.from(error)
             failure = fsError
+            transfer.set(.failed)
             context.logger.error("upload of \(path) failed: \(fsError)")
             throw fsError
         }
@@ -308,7 +337,11 @@ final class FileWriter: @unchecked Sendable {
             return
         }
         try context.ensureSegmentContainer()
-        let upload = SegmentedUpload(context: context, object: path.key)
+        transfer.update { _, _, done, segments in
+            done = 0
+            segments = 0
+        }
+        let upload = SegmentedUpload(context: context, object: path.key, transfer: transfer)
         do {
             var offset = 0
             while offset < staged.size {

@@ -12,6 +12,7 @@ final class SegmentedUpload: @unchecked Sendable {
     /// Unique per upload, so a concurrent or retried upload of the same name never shares segments.
     let prefix: String
     private let context: UploadContext
+    private let transfer: Transfer
     private var client: SwiftClient { context.client }
     private var logger: Logger { context.logger }
 
@@ -21,8 +22,9 @@ final class SegmentedUpload: @unchecked Sendable {
     private var failure: Error?
     private var submitted = 0
 
-    init(context: UploadContext, object: String) {
+    init(context: UploadContext, object: String, transfer: Transfer) {
         self.context = context
+        self.transfer = transfer
         self.segmentContainer = context.segmentContainer
         self.prefix = "\(object)/swiftmount/\(Self.uploadID())"
     }
@@ -63,6 +65,7 @@ final class SegmentedUpload: @unchecked Sendable {
             switch result {
             case .success(let etag):
                 acknowledged[index] = SegmentRef(path: "/\(segmentContainer)/\(name)", etag: etag, sizeBytes: size)
+                transfer.advance(size, segment: true)
             case .failure(let error):
                 if failure == nil { failure = error }
                 logger.error("segment \(index) of \(prefix) failed for good: \(error)")

@@ -21,6 +21,7 @@ public final class SwiftClient: Sendable {
     }
 
     public let connection: ConnectionManager
+    public let counters = RequestCounters()
     let transport: any HTTPTransport
     private let retry: RetryPolicy
     private let clock: any WallClock
@@ -86,7 +87,15 @@ public final class SwiftClient: Sendable {
             request.responseSink = call.responseSink
             if call.method == .get || call.method == .head { request.headers.append(("Accept-Encoding", "identity")) }
             let outcome: Result<HTTPResponse, HTTPTransportError>
+            let sunk = call.responseSink?.bytes.count ?? 0
             do { outcome = .success(try transport.perform(request)) } catch let e as HTTPTransportError { outcome = .failure(e) }
+            let received = (call.responseSink?.bytes.count ?? 0) - sunk
+            switch outcome {
+            case .success(let response):
+                counters.record(status: response.status, up: request.body.count, down: response.body.count + received)
+            case .failure:
+                counters.record(status: nil, up: 0, down: received)
+            }
 
             switch outcome {
             case .success(let response) where call.passStatuses.contains(response.status):
@@ -97,6 +106,7 @@ public final class SwiftClient: Sendable {
                     throw SwiftError.auth(.rejected("\(call.method.rawValue) \(call.displayPath): token refused \(authRetries) times in a row"))
                 }
                 logger.info("\(call.method.rawValue) \(call.displayPath): token refused (\(response.status)); re-authenticating")
+                counters.reauthenticated()
                 session = try authRefresh(after: session)
                 continue
             case .success(let response) where response.isSuccess:
@@ -118,6 +128,7 @@ public final class SwiftClient: Sendable {
                 }
                 logger.notice("\(call.method.rawValue) \(call.displayPath): \(error.message); retry \(attempt)")
             }
+            counters.retried()
             clock.sleep(seconds: policy.backoff.delay(afterAttempt: attempt - 1))
             // The ConnectionManager check before every retry: a long backoff may outlive the token.
             session = try authSession()

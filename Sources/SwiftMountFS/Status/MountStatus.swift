@@ -1,0 +1,62 @@
+import Foundation
+
+/// What `swiftmount status` prints: the daemon's answer on its control socket, as JSON.
+public struct MountStatus: Codable, Sendable {
+    public var mountpoint: String
+    public var container: String
+    public var pid: Int32
+    public var startedAt: Double
+    public var state: String
+    public var auth: AuthStatus
+    public var requests: RequestStatus
+    public var memory: MemoryStatus
+    public var cachedAttributes: Int
+    public var transfers: [TransferStatus]
+    public var recentTransfers: [TransferStatus]
+}
+
+public struct AuthStatus: Codable, Sendable {
+    public var method: String
+    /// When the current token expires (never the token itself).
+    public var tokenExpiresAt: Double?
+    public var authentications: Int
+    /// "none", "trust <id>", or why delegation is not in force.
+    public var trust: String
+
+    public init(method: String, tokenExpiresAt: Double?, authentications: Int, trust: String) {
+        self.method = method
+        self.tokenExpiresAt = tokenExpiresAt
+        self.authentications = authentications
+        self.trust = trust
+    }
+}
+
+public struct RequestStatus: Codable, Sendable {
+    public var total: Int
+    public var retries: Int
+    public var reauthentications: Int
+    public var byStatus: [String: Int]
+    public var bytesUp: Int
+    public var bytesDown: Int
+}
+
+public struct MemoryStatus: Codable, Sendable {
+    public var writeBufferUsed: Int
+    public var writeBufferCap: Int
+    public var readBufferUsed: Int
+    public var readBufferCap: Int
+}
+
+public struct TransferStatus: Codable, Sendable {
+    public var kind: Transfer.Kind
+    public var path: String
+    public var state: Transfer.State
+    /// Uploads: bytes written into the mount so far; reads: the file's size.
+    public var bytesTotal: Int
+    /// Uploads: bytes Swift acknowledged; reads: bytes delivered.
+    public var bytesDone: Int
+    public var segmentsAcknowledged: Int
+    public var startedAt: Double
+    public var seconds: Double
+    public var megabytesPerSecond: Double
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// One upload or read, as `swiftmount status` shows it. Updated by the engines under its own
+/// lock, so a status request never waits for a writer blocked on the network.
+public final class Transfer: @unchecked Sendable {
+    public enum Kind: String, Codable, Sendable { case upload, read }
+    public enum State: String, Codable, Sendable { case writing, storing, stored, failed, reading, closed }
+
+    let kind: Kind
+    let path: String
+    private let lock = NSLock()
+    private let started = Date()
+    private var finished: Date?
+    private var state: State
+    /// Bytes handed to the mount by the writer (uploads) or known size (reads).
+    private var total: Int
+    /// Bytes Swift acknowledged (uploads) or bytes delivered to the reader (reads).
+    private var done = 0
+    private var segments = 0
+
+    init(kind: Kind, path: String, total: Int = 0) {
+        self.kind = kind
+        self.path = path
+        self.total = total
+        state = kind == .upload ? .writing : .reading
+    }
+
+    func update(_ change: (inout State, inout Int, inout Int, inout Int) -> Void) {
+        lock.lock()
+        change(&state, &total, &done, &segments)
+        if [.stored, .failed, .closed].contains(state), finished == nil { finished = Date() }
+        lock.unlock()
+    }
+
+    func grow(total newTotal: Int) { update { _, total, _, _ in total = max(total, newTotal) } }
+    func advance(_ bytes: Int, segment: Bool = false) {
+        update { _, _, done, segments in
+            done += bytes
+            if segment { segments += 1 }
+        }
+    }
+    func set(_ newState: State) { update { state, _, _, _ in state = newState } }
+
+    var isFinished: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return finished != nil
+    }
+
+    var snapshot: TransferStatus {
+        lock.lock()
+        defer { lock.unlock() }
+        let elapsed = (finished ?? Date()).timeIntervalSince(started)
+        return TransferStatus(kind: kind, path: path, state: state, bytesTotal: total, bytesDone: done,
+                              segmentsAcknowledged: segments, startedAt: started.timeIntervalSince1970,
+                              seconds: elapsed, megabytesPerSecond: elapsed > 0 ? Double(done) / elapsed / 1e6 : 0)
+    }
+}
+
+/// The mount's transfers: those in progress, and the last few finished ones (so a script polling
+/// status sees how a copy ended).
+final class TransferRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var active: [ObjectIdentifier: Transfer] = [:]
+    private var finished: [Transfer] = []
+    private let keepFinished = 16
+
+    func start(_ kind: Transfer.Kind, path: String, total: Int = 0) -> Transfer {
+        let transfer = Transfer(kind: kind, path: path, total: total)
+        lock.lock()
+        active[ObjectIdentifier(transfer)] = transfer
+        lock.unlock()
+        return transfer
+    }
+
+    func end(_ transfer: Transfer) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard active.removeValue(forKey: ObjectIdentifier(transfer)) != nil else { return }
+        finished.append(transfer)
+        if finished.count > keepFinished { finished.removeFirst(finished.count - keepFinished) }
+    }
+
+    var snapshot: (active: [TransferStatus], recent: [TransferStatus]) {
+        lock.lock()
+        let current = Array(active.values), recent = finished
+        lock.unlock()
+        return (current.map(\.snapshot).sorted { $0.startedAt < $1.startedAt }, recent.map(\.snapshot))
+    }
+}

@@ -35,4 +35,39 @@ static inline int sm_descriptor_is_open(int fd) { return fcntl(fd, F_GETFD) != -
 static inline void sm_syslog_open(void) { openlog("swiftmount", LOG_PID, LOG_DAEMON); }
 static inline void sm_syslog(int priority, const char *message) { syslog(priority, "%s", message); }
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <string.h>
+
+// The control socket of `swiftmount status`: sockaddr_un needs pointer casts Swift should not do.
+// Returns a listening descriptor on `path` (mode 0600: the mount's owner only), or -1.
+static inline int sm_unix_listen(const char *path) {
+    struct sockaddr_un addr;
+    if (strlen(path) >= sizeof addr.sun_path) return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    unlink(path);
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+    umask(old);
+    if (rc != 0 || listen(fd, 8) != 0) { close(fd); return -1; }
+    return fd;
+}
+
+static inline int sm_unix_connect(const char *path) {
+    struct sockaddr_un addr;
+    if (strlen(path) >= sizeof addr.sun_path) return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { close(fd); return -1; }
+    return fd;
+}
+
 #endif

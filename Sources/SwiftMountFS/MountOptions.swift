@@ -42,6 +42,8 @@ public struct MountOptions: Sendable, Equatable {
     public var shutdownGrace: Double?
     /// Credentials from this cloud of clouds.yaml instead of the environment.
     public var osCloud: String?
+    /// OS_*=value lines (as an openrc file has them), for fstab mounts without clouds.yaml.
+    public var credentialsFile: String?
     /// Multi-tenant: delegate the user's token to the service user through a Keystone trust.
     public var trust = false
     public var userTokenFile: String?
@@ -112,6 +114,7 @@ public struct MountOptions: Sendable, Equatable {
             case "cache_dir": o.cacheDir = try required()
             case "shutdown_grace": o.shutdownGrace = try number()
             case "os_cloud": o.osCloud = try required()
+            case "credentials": o.credentialsFile = try required()
             case "trust": o.trust = ["yes", "true", "1", nil].contains(value)
             case "user_token_file": o.userTokenFile = try required()
             case "service_credentials": o.serviceCredentials = try required()

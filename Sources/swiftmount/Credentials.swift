@@ -32,9 +32,43 @@ func checkPrivate(_ path: String) throws {
     }
 }
 
+/// A `credentials=FILE`: root's, unreadable by others (it holds a password), lines of
+/// `[export ]OS_NAME=value` with optional quotes, as an openrc file has them (`#` comments and
+/// `unset` lines are skipped).
+func readCredentialsFile(_ path: String) throws -> [String: String] {
+    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+    if let owner = attributes?[.ownerAccountID] as? Int, owner != 0 {
+        throw CredentialError.invalid("\(path) must be owned by root (it is owned by uid \(owner)); run chown root: \(path)")
+    }
+    try checkPrivate(path)
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw CredentialError.invalid("cannot read \(path)")
+    }
+    var vars: [String: String] = [:]
+    for (number, raw) in text.split(separator: "\n").enumerated() {
+        var line = raw.trimmingCharacters(in: .whitespaces)
+        if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("unset ") { continue }
+        if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+        let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0].hasPrefix("OS_") || parts[0].hasPrefix("ST_") else {
+            // The line may hold a secret: say where, not what.
+            throw CredentialError.invalid("\(path):\(number + 1): expected OS_NAME=value")
+        }
+        var value = parts[1]
+        if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" {
+            value = String(value.dropFirst().dropLast())
+        }
+        vars[parts[0]] = value
+    }
+    return vars
+}
+
 func resolveAuth(options: MountOptions, environment: [String: String], transport: any HTTPTransport,
                  logger: Logger) throws -> ResolvedAuth {
     var vars = environment
+    if let file = options.credentialsFile {
+        vars.merge(try readCredentialsFile(file)) { $1 }
+    }
     if let cloud = options.osCloud ?? environment["OS_CLOUD"].flatMap({ $0.isEmpty ? nil : $0 }) {
         vars = try CloudsConfig.variables(cloud: cloud, environment: environment)
     }

@@ -6,6 +6,7 @@ import SwiftStorage
 
 let usage = """
 usage: swiftmount CONTAINER MOUNTPOINT [-f] [-o option[,option...]]
+       swiftmount status MOUNTPOINT [--json]
        swiftmount gc CONTAINER [--delete] [--grace SECONDS] [-o os_cloud=NAME,segment_container=NAME]
 
 Mounts an OpenStack Swift container as a directory. Credentials come from the environment:
@@ -21,11 +22,21 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
   -o upload_concurrency=4, max_write_buffer=256M, read_ahead=16M, read_concurrency=4
   -o attr_timeout=2, reauth_deadline=120, log_level=info, log_file=PATH, cacert=FILE, insecure
   -o segment_container=NAME        where segments go (default CONTAINER_segments)
+  -o cache_dir=/var/tmp/swiftmount  where files changed in place are staged until close
+  -o shutdown_grace=SECONDS        SIGTERM/SIGINT wait this long for files being written, then
+                        abort them (default: wait until they are closed)
   -o os_cloud=NAME      credentials from clouds.yaml (+ secure.yaml) instead of the environment
+  -o credentials=FILE   OS_*=value lines (an openrc file); root's, not readable by others
+  -o config=FILE        options file (default /etc/swiftmount/swiftmount.conf, sections [*],
+                        [CONTAINER], [/mount/point]); -o options win over it
   -o trust=yes,service_credentials=FILE[,service_cloud=NAME][,user_token_file=FILE]
                         multi-tenant: act for the user whose token is in OS_TOKEN (or the file)
                         through a Keystone trust to the service user of FILE (a private clouds.yaml)
   Any other -o option goes to libfuse (allow_other, ro, default_permissions, ...).
+
+status shows what the daemon on MOUNTPOINT is doing: uploads and reads with progress, token
+expiry, re-authentications, request counts, buffers. Exit codes: 2 usage, 3 credentials or
+authentication, 4 container, 5 mount point or daemon.
 
 gc lists segments that no manifest refers to (failed or killed uploads) and are older than the
 grace period (default 3600 s); --delete removes them.
@@ -84,12 +95,23 @@ sm_reset_signals()
 // would wait for as long as the mount lives. A foreground process keeps them, as its parent expects.
 let inheritedDescriptors = (3..<1024).filter { sm_descriptor_is_open(Int32($0)) != 0 }
 sm_tune_malloc()
-if CommandLine.arguments.dropFirst().first == "gc" {
-    exit(runGarbageCollection(Array(CommandLine.arguments.dropFirst(2))))
+switch CommandLine.arguments.dropFirst().first {
+case "gc": exit(runGarbageCollection(Array(CommandLine.arguments.dropFirst(2))))
+case "status": exit(runStatus(Array(CommandLine.arguments.dropFirst(2))))
+default: break
 }
 let command = CommandLine_.parse(Array(CommandLine.arguments.dropFirst()))
 let options: MountOptions
-do { options = try MountOptions.parse(command.options) } catch { fail(.usage, "\(error)") }
+do {
+    // config=FILE names another config file; the default one may be absent.
+    let named = command.options.last { $0.hasPrefix("config=") }.map { String($0.dropFirst("config=".count)) }
+    let configPath = named ?? ConfigFile.defaultPath
+    var items: [String] = []
+    if named != nil || FileManager.default.fileExists(atPath: configPath) {
+        items = try ConfigFile.items(path: configPath, container: command.container, mountpoint: command.mountpoint)
+    }
+    options = try MountOptions.parse(items + command.options.filter { !$0.hasPrefix("config=") })
+} catch { fail(.usage, "\(error)") }
 
 let level: Logger.Level = command.debug || options.debug ? .debug : (Logger.Level(rawValue: options.logLevel) ?? .info)
 var logSink: LogRouting.Sink = .standardError
@@ -142,14 +164,26 @@ var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: co
                                   fsname: "swiftmount:\(command.container)", fuseOptions: options.fuseOptions)
 settings.shutdownGrace = options.shutdownGrace
 filesystem.mountpoint = URL(fileURLWithPath: command.mountpoint).resolvingSymlinksInPath().path
+let controlSocket = ControlSocket.path(for: command.mountpoint)
+let trustState = auth.trust.map { "trust \($0.trustID)" } ?? auth.trustProblem.map { "not in force: \($0)" } ?? "none"
 do {
     let rc = try FuseMount.run(filesystem, settings: settings) {
         if !command.foreground {
             for fd in inheritedDescriptors { close(Int32(fd)) }
         }
         if !command.foreground, options.logFile == nil { LogRouting.shared.configure(sink: .syslog, level: level) }
+        let problem = ControlSocket.serve(at: controlSocket) {
+            let statistics = connection.statistics
+            let authStatus = AuthStatus(method: auth.authenticator.summary,
+                                        tokenExpiresAt: statistics.expiresAt?.timeIntervalSince1970,
+                                        authentications: statistics.authentications, trust: trustState)
+            let status = filesystem.status(mountpoint: filesystem.mountpoint, auth: authStatus)
+            return Array((try? statusEncoder.encode(status)) ?? Data())
+        }
+        if let problem { logger.warning("status unavailable: \(problem)") }
         logger.info("mounted container \(command.container) on \(command.mountpoint)")
     }
+    unlink(controlSocket)
     logger.info("unmounted \(command.mountpoint)")
     if let trust = auth.trust {
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SwiftStorage
 
 /// A real swiftmount daemon (the built binary, in the foreground) on a temporary mount point.
@@ -45,6 +46,15 @@ public final class MountedContainer {
         try Shell.bash("kill -9 \(process.processIdentifier)")
         process.waitUntilExit()
         _ = try? Shell.run(["fusermount3", "-u", "-z", mountpoint])
+    }
+
+    /// Sends `signal` (SIGTERM, as systemd does; nil sends none) and waits up to `timeout` seconds
+    /// for the daemon to exit; returns its exit status, or nil if it is still running.
+    public func stop(signal: Int32? = SIGTERM, timeout: Double = 120) -> Int32? {
+        if let signal { Glibc.kill(process.processIdentifier, signal) }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        return process.isRunning ? nil : process.terminationStatus
     }
 
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }

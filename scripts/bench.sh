@@ -1,35 +1,46 @@
 #!/usr/bin/env bash
-# Throughput of swiftmount next to baselines measured in the same run on the same stack:
-#   raw curl PUT/GET (the ceiling), python-swiftclient upload/download, swiftmount cp in / cat out.
-# usage: scripts/bench.sh [--size MiB] [--runs N] [--segment-size 64M]
-# Prints min/median/max MB/s (10^6 B/s) and each row's median as a ratio of curl's.
-# Uses the dev stack (scripts/dev-stack.sh) and the release build.
+# swiftmount next to its peers, measured in one run on one stack with the same files:
+#   raw curl PUT/GET (the ceiling), python-swiftclient, rclone copy, rclone mount (--vfs-cache-mode
+#   off and writes), swiftmount; small files (100 x 1 MiB, 1,000 x 4 KiB) and metadata (ls -l of
+#   5,000 objects, find over a 10,000-object tree) against rclone mount; each mount's peak RSS.
+# usage: scripts/bench.sh [--quick] [--size MiB] [--runs N] [--segment-size 64M] [--out DIR]
+# Each figure is min/median/max over the runs; every row's median is divided by its baseline's.
+# Writes the table as Markdown and JSON to bench/results/latest.{md,json} (or --out DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZE=1024 RUNS=3 SEGMENT=64M
+SIZE=1024 RUNS=3 SEGMENT=64M OUT=bench/results
+BIG_FILES=100 TINY_FILES=1000 LIST_OBJECTS=5000 TREE_OBJECTS=10000
 while [ $# -gt 0 ]; do
   case $1 in
     --size) SIZE=$2; shift 2;; --runs) RUNS=$2; shift 2;; --segment-size) SEGMENT=$2; shift 2;;
-    --quick) SIZE=256; RUNS=1; shift;;
+    --out) OUT=$2; shift 2;;
+    --quick) SIZE=128 RUNS=1 BIG_FILES=20 TINY_FILES=200 LIST_OBJECTS=500 TREE_OBJECTS=1000; shift;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
 
-bash scripts/install-deps.sh --with-stack
-# Hour-long tokens: the curl rows reuse one token for the whole run.
+bash scripts/install-deps.sh --with-bench
+# Hour-long tokens: curl reuses one token for the run, and rclone 1.60 refuses tokens that expire
+# within a minute (it reports "Response didn't have storage url and auth token").
 TOKEN_TTL=3600 bash scripts/dev-stack.sh start >/dev/null
 swift build -c release --product swiftmount >/dev/null
 eval "$(bash scripts/dev-stack.sh env demo)"
+# rclone's remote "sw" from the environment: nothing on a command line. (Never run rclone with -vv
+# here: its debug output prints the key.)
+export RCLONE_CONFIG_SW_TYPE=swift RCLONE_CONFIG_SW_USER=$OS_USERNAME RCLONE_CONFIG_SW_KEY=$OS_PASSWORD \
+  RCLONE_CONFIG_SW_AUTH=$OS_AUTH_URL RCLONE_CONFIG_SW_DOMAIN=$OS_USER_DOMAIN_NAME \
+  RCLONE_CONFIG_SW_TENANT=$OS_PROJECT_NAME RCLONE_CONFIG_SW_TENANT_DOMAIN=$OS_PROJECT_DOMAIN_NAME \
+  RCLONE_CONFIG_SW_REGION=$OS_REGION_NAME RCLONE_CONFIG_SW_AUTH_VERSION=3 RCLONE_CONFIG=/dev/null
 
 WORK=$(mktemp -d /var/tmp/swiftmount-bench.XXXXXX)
-MNT=$WORK/mnt
+SMNT=$WORK/swiftmount RMNT=$WORK/rclone
 CONTAINER=bench-$$
-mkdir -p "$MNT"
-PIDFILE=$WORK/daemon.pid
+mkdir -p "$SMNT" "$RMNT" "$OUT"
+SM_PID= RC_PID=
 cleanup() {
-  grep -q " $MNT " /proc/mounts && fusermount3 -u "$MNT"
-  swiftclient delete "$CONTAINER" >/dev/null 2>&1 || true
-  swiftclient delete "${CONTAINER}_segments" >/dev/null 2>&1 || true
+  for m in "$SMNT" "$RMNT"; do grep -q " $m " /proc/mounts && fusermount3 -u -z "$m"; done
+  [ -n "$RC_PID" ] && kill "$RC_PID" 2>/dev/null
+  for c in "$CONTAINER" "${CONTAINER}_segments" "${CONTAINER}-meta"; do swiftclient delete "$c" >/dev/null 2>&1 || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -58,48 +69,132 @@ PY
 )
 
 now() { date +%s.%N; }
-declare -A RESULTS
-measure() { # label command...
-  local label=$1; shift
+ROWS=$WORK/rows.tsv
+: > "$ROWS"
+# measure LABEL UNIT AMOUNT BASELINE command...: AMOUNT units (bytes → MB/s, else per second) per run.
+measure() {
+  local label=$1 unit=$2 amount=$3 base=$4; shift 4
   local t0 t1 rates=()
   for ((i = 0; i < RUNS; i++)); do
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+    # PAUSE (not timed) lets the mounts' attribute and directory caches expire between runs.
+    [ -n "${PAUSE:-}" ] && sleep "$PAUSE"
     t0=$(now); "$@"; t1=$(now)
-    rates+=("$(echo "$BYTES / ($t1 - $t0) / 1000000" | bc -l)")
+    if [ "$unit" = MB/s ]; then rates+=("$(echo "$amount / ($t1 - $t0) / 1000000" | bc -l)")
+    else rates+=("$(echo "$amount / ($t1 - $t0)" | bc -l)"); fi
   done
-  RESULTS[$label]=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.0f %.0f %.0f", a[1], a[int((NR+1)/2)], a[NR]}')
-  printf '%-34s %s\n' "$label" "${RESULTS[$label]}" >&2
+  local stats
+  stats=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f\t%.1f\t%.1f", a[1], a[int((NR+1)/2)], a[NR]}')
+  printf '%s\t%s\t%s\t%s\n' "$label" "$unit" "$stats" "$base" >> "$ROWS"
+  printf '%-44s %s %s\n' "$label" "$(echo "$stats" | tr '\t' ' ')" "$unit" >&2
 }
 
+wait_mounted() { for _ in $(seq 100); do grep -q " $1 " /proc/mounts && return 0; sleep 0.1; done; echo "no mount on $1" >&2; exit 1; }
+sm_mount() {
+  .build/release/swiftmount "$CONTAINER" "$SMNT" -o "segment_size=$SEGMENT,log_file=$WORK/swiftmount.log"
+  SM_PID=$(pgrep -n -f "swiftmount $CONTAINER $SMNT")
+}
+sm_umount() { fusermount3 -u "$SMNT"; while kill -0 "$SM_PID" 2>/dev/null; do sleep 0.1; done; }
+rc_mount() { # cache mode
+  # --use-server-modtime: without it rclone HEADs every object for its mtime (minutes for ls -l).
+  rclone mount "sw:$CONTAINER" "$RMNT" --vfs-cache-mode "$1" --vfs-write-back 0s --dir-cache-time 2s --use-server-modtime \
+    --cache-dir "$WORK/rclone-cache" --log-file "$WORK/rclone.log" &
+  RC_PID=$!
+  wait_mounted "$RMNT"
+}
+rc_umount() { fusermount3 -u "$RMNT"; wait "$RC_PID" 2>/dev/null || true; RC_PID=; }
+hwm() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
+head_size() { curl -sfI -H @"$TOKEN_FILE" "$STORAGE_URL/$CONTAINER/$1" | awk 'tolower($1) == "content-length:" {print $2+0}'; }
+
+# Large file.
 curl_put() { curl -sf -o /dev/null -H @"$TOKEN_FILE" -T "$WORK/src" "$STORAGE_URL/$CONTAINER/curl.bin"; }
 curl_get() { curl -sf -o /dev/null -H @"$TOKEN_FILE" "$STORAGE_URL/$CONTAINER/curl.bin"; }
 sc_put() { (cd "$WORK" && swiftclient upload --use-slo --segment-size 100M --object-name sc.bin "$CONTAINER" src >/dev/null); }
 sc_get() { swiftclient download "$CONTAINER" sc.bin -o /dev/null >/dev/null; }
-mount_fs() {
-  .build/release/swiftmount "$CONTAINER" "$MNT" -o "segment_size=$SEGMENT,log_file=$WORK/daemon.log"
+rcc_put() { rclone copyto "$WORK/src" "sw:$CONTAINER/rcc.bin"; }
+rcc_get() { rclone cat "sw:$CONTAINER/rcc.bin" > /dev/null; }
+mount_put() { cp "$WORK/src" "$1/$2"; }
+mount_get() { cat "$1/$2" > /dev/null; }
+# With --vfs-cache-mode writes, close returns once the local copy is made: time until Swift has it.
+rc_writes_put() { cp "$WORK/src" "$RMNT/rcw.bin"; until [ "$(head_size rcw.bin)" = "$BYTES" ]; do sleep 0.05; done; }
+
+measure "curl PUT" MB/s "$BYTES" "curl PUT" curl_put
+measure "swiftclient upload (SLO 100M)" MB/s "$BYTES" "curl PUT" sc_put
+measure "rclone copy up" MB/s "$BYTES" "curl PUT" rcc_put
+rc_mount off
+measure "rclone mount (cache off) cp in" MB/s "$BYTES" "curl PUT" mount_put "$RMNT" rco.bin
+measure "rclone mount (cache off) cat out" MB/s "$BYTES" "curl GET" mount_get "$RMNT" rco.bin
+RC_OFF_HWM=$(hwm "$RC_PID")
+rc_umount
+rc_mount writes
+measure "rclone mount (cache writes) cp in, until stored" MB/s "$BYTES" "curl PUT" rc_writes_put
+RC_WRITES_HWM=$(hwm "$RC_PID")
+rc_umount
+sm_mount
+measure "swiftmount cp in (until close returns)" MB/s "$BYTES" "curl PUT" mount_put "$SMNT" sm.bin
+measure "curl GET" MB/s "$BYTES" "curl GET" curl_get
+measure "swiftclient download" MB/s "$BYTES" "curl GET" sc_get
+measure "rclone copy down" MB/s "$BYTES" "curl GET" rcc_get
+measure "swiftmount cat out" MB/s "$BYTES" "curl GET" mount_get "$SMNT" sm.bin
+SM_HWM=$(hwm "$SM_PID")
+sm_umount
+
+# Small files, through each mount (rclone's streaming mode, like swiftmount's).
+head -c 1M /dev/urandom > "$WORK/one-mib"
+head -c 4K /dev/urandom > "$WORK/four-kib"
+small() { # mountpoint dir count file
+  local dir=$1/$2-$RANDOM; mkdir -p "$dir"
+  for i in $(seq "$3"); do cp "$WORK/$4" "$dir/f$i"; done
 }
-sm_put() { cp "$WORK/src" "$MNT/sm.bin"; }
-sm_get() { cat "$MNT/sm.bin" > /dev/null; }
+rc_mount off
+measure "rclone mount: ${BIG_FILES} x 1 MiB" files/s "$BIG_FILES" "rclone mount: ${BIG_FILES} x 1 MiB" small "$RMNT" rc-mib "$BIG_FILES" one-mib
+measure "rclone mount: ${TINY_FILES} x 4 KiB" files/s "$TINY_FILES" "rclone mount: ${TINY_FILES} x 4 KiB" small "$RMNT" rc-kib "$TINY_FILES" four-kib
+rc_umount
+sm_mount
+measure "swiftmount: ${BIG_FILES} x 1 MiB" files/s "$BIG_FILES" "rclone mount: ${BIG_FILES} x 1 MiB" small "$SMNT" sm-mib "$BIG_FILES" one-mib
+measure "swiftmount: ${TINY_FILES} x 4 KiB" files/s "$TINY_FILES" "rclone mount: ${TINY_FILES} x 4 KiB" small "$SMNT" sm-kib "$TINY_FILES" four-kib
+sm_umount
 
-measure "curl PUT" curl_put
-measure "curl GET" curl_get
-measure "swiftclient upload (SLO 100M)" sc_put
-measure "swiftclient download" sc_get
-mount_fs
-measure "swiftmount cp in" sm_put
-measure "swiftmount cat out" sm_get
-HWM=$(grep VmHWM /proc/"$(pgrep -f "swiftmount $CONTAINER $MNT" | head -1)"/status | awk '{print $2}')
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-med() { echo "${RESULTS[$1]}" | awk '{print $2}'; }
-echo
-echo "| $SIZE MiB file, $RUNS runs, $(nproc) cores, $(date -u +%F) | MB/s min | median | max | median vs curl |"
-echo "|---|---|---|---|---|"
-for row in "curl PUT:curl PUT" "swiftclient upload (SLO 100M):curl PUT" "swiftmount cp in:curl PUT" \
-           "curl GET:curl GET" "swiftclient download:curl GET" "swiftmount cat out:curl GET"; do
-  label=${row%%:*}; base=${row##*:}
-  read -r mn md mx <<< "${RESULTS[$label]}"
-  echo "| $label | $mn | $md | $mx | $(ratio "$md" "$(med "$base")") |"
+# Metadata: a flat directory and a tree, uploaded by swiftclient (neither mount made them).
+mkdir -p "$WORK/meta/flat" "$WORK/meta/tree"
+(cd "$WORK/meta/flat" && seq "$LIST_OBJECTS" | xargs -n 500 touch)
+for d in $(seq 0 $((TREE_OBJECTS / 100 - 1))); do
+  mkdir -p "$WORK/meta/tree/d$((d / 10))/e$d"; (cd "$WORK/meta/tree/d$((d / 10))/e$d" && seq 100 | xargs touch)
 done
-echo
-echo "swiftmount daemon peak RSS (VmHWM): $((HWM / 1024)) MiB (segment_size=$SEGMENT)"
+(cd "$WORK/meta" && swiftclient upload --object-threads 32 "$CONTAINER" flat tree >/dev/null)
+list_flat() { [ "$(ls -l "$1/flat" | wc -l)" -gt "$LIST_OBJECTS" ] || { echo "short listing" >&2; exit 1; }; }
+find_tree() { [ "$(find "$1/tree" -type f | wc -l)" -eq "$TREE_OBJECTS" ] || { echo "short find" >&2; exit 1; }; }
+rc_mount off
+PAUSE=2.5 measure "rclone mount: ls -l ${LIST_OBJECTS} objects" objects/s "$LIST_OBJECTS" "rclone mount: ls -l ${LIST_OBJECTS} objects" list_flat "$RMNT"
+PAUSE=2.5 measure "rclone mount: find ${TREE_OBJECTS}-object tree" objects/s "$TREE_OBJECTS" "rclone mount: find ${TREE_OBJECTS}-object tree" find_tree "$RMNT"
+rc_umount
+sm_mount
+PAUSE=2.5 measure "swiftmount: ls -l ${LIST_OBJECTS} objects" objects/s "$LIST_OBJECTS" "rclone mount: ls -l ${LIST_OBJECTS} objects" list_flat "$SMNT"
+PAUSE=2.5 measure "swiftmount: find ${TREE_OBJECTS}-object tree" objects/s "$TREE_OBJECTS" "rclone mount: find ${TREE_OBJECTS}-object tree" find_tree "$SMNT"
+sm_umount
+
+/usr/bin/python3 - "$ROWS" "$OUT" "$SIZE" "$RUNS" "$RC_OFF_HWM" "$RC_WRITES_HWM" "$SM_HWM" "$SEGMENT" <<'PY'
+import json, os, platform, subprocess, sys, time
+rows_file, out, size, runs, rc_off, rc_writes, sm, segment = sys.argv[1:]
+rows = []
+for line in open(rows_file):
+    label, unit, lo, med, hi, base = line.rstrip("\n").split("\t")
+    rows.append({"row": label, "unit": unit, "min": float(lo), "median": float(med), "max": float(hi), "baseline": base})
+medians = {r["row"]: r["median"] for r in rows}
+for r in rows:
+    r["ratio"] = round(r["median"] / medians[r["baseline"]], 2) if medians.get(r["baseline"]) else None
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+machine = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "cores": os.cpu_count(), "cpu": cpu,
+           "kernel": platform.release(), "file_mib": int(size), "runs": int(runs), "segment_size": segment,
+           "stack": "dev-stack.sh on 127.0.0.1 (one-replica Swift 2.30 + Keystone 22, Debian 12)",
+           "rclone": subprocess.run(["rclone", "version"], capture_output=True, text=True).stdout.split("\n")[0]}
+rss = {"rclone mount (cache off)": int(rc_off), "rclone mount (cache writes)": int(rc_writes), "swiftmount": int(sm)}
+json.dump({"machine": machine, "rows": rows, "peak_rss_mib": rss}, open(os.path.join(out, "latest.json"), "w"), indent=2)
+md = [f"Measured {machine['date']} on {machine['cores']} cores ({cpu}), {machine['stack']}; {size} MiB random file, "
+      f"{runs} run(s) per row; MB/s = 10^6 B/s; ratio = row median / baseline median.", "",
+      "| row | unit | min | median | max | baseline | ratio |", "|---|---|---|---|---|---|---|"]
+md += [f"| {r['row']} | {r['unit']} | {r['min']:.1f} | {r['median']:.1f} | {r['max']:.1f} | {r['baseline']} | {r['ratio']} |" for r in rows]
+md += ["", "Peak RSS (VmHWM): " + ", ".join(f"{k} {v} MiB" for k, v in rss.items()) + f" (swiftmount segment_size={segment})."]
+open(os.path.join(out, "latest.md"), "w").write("\n".join(md) + "\n")
+print("\n".join(md))
+PY

@@ -8,8 +8,17 @@ STACK_PKGS=(swift swift-proxy swift-object swift-container swift-account python3
             python3-keystone python3-keystonemiddleware uwsgi-core uwsgi-plugin-python3
             memcached python3-swiftclient curl iptables rsync bc)
 
+# The peer the benchmarks compare with (rclone mount, rclone copy).
+BENCH_PKGS=(rclone)
+
 want=("${BUILD_PKGS[@]}")
-[ "${1:-}" = "--with-stack" ] && want+=("${STACK_PKGS[@]}")
+for arg in "$@"; do
+  case $arg in
+    --with-stack) want+=("${STACK_PKGS[@]}");;
+    --with-bench) want+=("${STACK_PKGS[@]}" "${BENCH_PKGS[@]}");;
+    *) echo "usage: install-deps.sh [--with-stack] [--with-bench]" >&2; exit 2;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do

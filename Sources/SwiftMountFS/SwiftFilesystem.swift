@@ -247,7 +247,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     public func create(_ path: String, caller: Int32) throws -> UInt64 {
         let p = ObjectPath(path)
         guard !p.isRoot else { throw FSError(EISDIR) }
-        return try register(writer: FileWriter(path: p, opener: caller, context: uploads))
+        return try register(writer: FileWriter(path: p, opener: caller, context: uploads, new: true))
     }
 
     public func open(_ path: String, mode: OpenMode, caller: Int32) throws -> UInt64 {

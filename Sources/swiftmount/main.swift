@@ -113,7 +113,7 @@ do {
     options = try MountOptions.parse(items + command.options.filter { !$0.hasPrefix("config=") })
 } catch { fail(.usage, "\(error)") }
 
-let level: Logger.Level = command.debug || options.debug ? .debug : (Logger.Level(rawValue: options.logLevel) ?? .info)
+let level: Logger.Level = command.debug || options.debug ? .trace : (Logger.Level(rawValue: options.logLevel) ?? .info)
 var logSink: LogRouting.Sink = .standardError
 if let path = options.logFile {
     if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }

@@ -25,8 +25,8 @@ public final class MountedContainer {
         FileManager.default.createFile(atPath: logFile, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        // Debug logging, so the secrets scan after the tests covers request traces too.
-        process.arguments = [container, mountpoint, "-f", "-o", (["log_level=debug"] + options).joined(separator: ",")]
+        // Request traces (trace level), so the secrets scan after the tests covers request traces too.
+        process.arguments = [container, mountpoint, "-f", "-o", (["log_level=trace"] + options).joined(separator: ",")]
         process.environment = DevStack.environment(with: try credentials ?? DevStack.credentials(user))
         let log = FileHandle(forWritingAtPath: logFile)!
         process.standardOutput = log

@@ -15,6 +15,10 @@ final class Namespace: @unchecked Sendable {
     /// `verified` is false for sizes a listing cannot be trusted with: a dynamic large object
     /// lists as 0 bytes, so empty-looking files get a HEAD on first lookup.
     private var cache: [ObjectPath: (attributes: FileAttributes, expires: Date, verified: Bool)] = [:]
+    /// Names found absent, until when: creating a file looks its name up several times, and each
+    /// miss costs a HEAD and a listing. The mount's own creates clear an entry at once; an object
+    /// another client creates shows up within `attrTTL`.
+    private var absent: [ObjectPath: Date] = [:]
 
     init(client: SwiftClient, container: String, attrTTL: Double, logger: Logger) {
         self.client = client
@@ -28,6 +32,7 @@ final class Namespace: @unchecked Sendable {
     func lookup(_ path: ObjectPath) throws -> FileAttributes {
         if path.isRoot { return FileAttributes(kind: .directory, size: 0, mtime: Date()) }
         if let cached = cached(path) { return cached }
+        if isKnownAbsent(path) { throw FSError(ENOENT) }
         do {
             return try fetch(path)
         } catch SwiftError.unavailable(let why) {
@@ -49,7 +54,12 @@ final class Namespace: @unchecked Sendable {
         }
         // No object: a directory exists if anything is stored under its prefix.
         let page = try client.list(container: container, prefix: path.directoryPrefix, delimiter: "/", limit: 1)
-        guard !page.isEmpty else { throw FSError(ENOENT) }
+        guard !page.isEmpty else {
+            lock.lock()
+            absent[path] = Date().addingTimeInterval(attrTTL)
+            lock.unlock()
+            throw FSError(ENOENT)
+        }
         let attributes = FileAttributes(kind: .directory, size: 0, mtime: Date())
         remember(path, attributes)
         return attributes
@@ -86,6 +96,7 @@ final class Namespace: @unchecked Sendable {
             if item.attributes.kind == .directory, cache[child] != nil { continue }
             let verified = item.attributes.kind == .directory || item.attributes.size > 0
             cache[child] = (item.attributes, expires, verified)
+            absent[child] = nil
         }
         lock.unlock()
         return result
@@ -119,6 +130,7 @@ final class Namespace: @unchecked Sendable {
     func remember(_ path: ObjectPath, _ attributes: FileAttributes) {
         lock.lock()
         cache[path] = (attributes, Date().addingTimeInterval(attrTTL), true)
+        absent[path] = nil
         lock.unlock()
     }
 
@@ -128,10 +140,20 @@ final class Namespace: @unchecked Sendable {
         return cache.count
     }
 
+    /// Drops what is known of `path` (after the mount changed it).
     func forget(_ path: ObjectPath) {
         lock.lock()
         cache[path] = nil
+        absent[path] = nil
         lock.unlock()
+    }
+
+    private func isKnownAbsent(_ path: ObjectPath) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let until = absent[path] else { return false }
+        if until < Date() { absent[path] = nil; return false }
+        return true
     }
 
     private func cached(_ path: ObjectPath, allowExpired: Bool = false) -> FileAttributes? {

@@ -113,12 +113,14 @@ final class FileWriter: @unchecked Sendable {
     let transfer: Transfer
 
     /// With `staged`, the writer starts from that copy of an existing object and stores nothing
-    /// unless it is changed.
-    init(path: ObjectPath, opener: Int32, context: UploadContext, staged: StagedFile? = nil) {
+    /// unless it is changed. A `new` file replaces nothing (its name was just looked up and not
+    /// found), which saves a HEAD per small file.
+    init(path: ObjectPath, opener: Int32, context: UploadContext, staged: StagedFile? = nil, new: Bool = false) {
         self.path = path
         self.opener = opener
         self.context = context
         self.staged = staged
+        if new { replaced = ReplacedObject.none }
         transfer = context.transfers.start(.upload, path: path.description, total: staged?.size ?? 0)
         if staged != nil { dirty = false }
     }

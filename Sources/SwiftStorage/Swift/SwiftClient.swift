@@ -88,14 +88,22 @@ public final class SwiftClient: Sendable {
             if call.method == .get || call.method == .head { request.headers.append(("Accept-Encoding", "identity")) }
             let outcome: Result<HTTPResponse, HTTPTransportError>
             let sunk = call.responseSink?.bytes.count ?? 0
+            let started = clock.now()
             do { outcome = .success(try transport.perform(request)) } catch let e as HTTPTransportError { outcome = .failure(e) }
             let received = (call.responseSink?.bytes.count ?? 0) - sunk
+            let outcomeText: String
             switch outcome {
             case .success(let response):
                 counters.record(status: response.status, up: request.body.count, down: response.body.count + received)
-            case .failure:
+                outcomeText = "\(response.status), \(request.body.count) up, \(response.body.count + received) down"
+            case .failure(let error):
                 counters.record(status: nil, up: 0, down: received)
+                outcomeText = error.message
             }
+            // A request trace without headers: the token never reaches the log.
+            let query = call.query.isEmpty ? "" : "?" + PathEncoding.query(call.query)
+            let millis = Int(clock.now().timeIntervalSince(started) * 1000)
+            logger.trace("\(call.method.rawValue) \(call.displayPath)\(query) → \(outcomeText), \(millis) ms")
 
             switch outcome {
             case .success(let response) where call.passStatuses.contains(response.status):

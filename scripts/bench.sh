@@ -77,8 +77,8 @@ measure() {
   local t0 t1 rates=()
   for ((i = 0; i < RUNS; i++)); do
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-    # PAUSE (not timed) lets the mounts' attribute and directory caches expire between runs.
-    [ -n "${PAUSE:-}" ] && sleep "$PAUSE"
+    # SETUP (not timed), e.g. a fresh mount so every run starts with cold caches.
+    if [ -n "${SETUP:-}" ]; then $SETUP; fi
     t0=$(now); "$@"; t1=$(now)
     if [ "$unit" = MB/s ]; then rates+=("$(echo "$amount / ($t1 - $t0) / 1000000" | bc -l)")
     else rates+=("$(echo "$amount / ($t1 - $t0)" | bc -l)"); fi
@@ -97,12 +97,15 @@ sm_mount() {
 sm_umount() { fusermount3 -u "$SMNT"; while kill -0 "$SM_PID" 2>/dev/null; do sleep 0.1; done; }
 rc_mount() { # cache mode
   # --use-server-modtime: without it rclone HEADs every object for its mtime (minutes for ls -l).
-  rclone mount "sw:$CONTAINER" "$RMNT" --vfs-cache-mode "$1" --vfs-write-back 0s --dir-cache-time 2s --use-server-modtime \
+  # (A short --dir-cache-time makes rclone relist while ls -l runs: minutes for 500 objects.)
+  rclone mount "sw:$CONTAINER" "$RMNT" --vfs-cache-mode "$1" --vfs-write-back 0s --use-server-modtime \
     --cache-dir "$WORK/rclone-cache" --log-file "$WORK/rclone.log" &
   RC_PID=$!
   wait_mounted "$RMNT"
 }
 rc_umount() { fusermount3 -u "$RMNT"; wait "$RC_PID" 2>/dev/null || true; RC_PID=; }
+rc_remount() { rc_umount; rc_mount off; }
+sm_remount() { sm_umount; sm_mount; }
 hwm() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 head_size() { curl -sfI -H @"$TOKEN_FILE" "$STORAGE_URL/$CONTAINER/$1" | awk 'tolower($1) == "content-length:" {print $2+0}'; }
 
@@ -165,12 +168,12 @@ done
 list_flat() { [ "$(ls -l "$1/flat" | wc -l)" -gt "$LIST_OBJECTS" ] || { echo "short listing" >&2; exit 1; }; }
 find_tree() { [ "$(find "$1/tree" -type f | wc -l)" -eq "$TREE_OBJECTS" ] || { echo "short find" >&2; exit 1; }; }
 rc_mount off
-PAUSE=2.5 measure "rclone mount: ls -l ${LIST_OBJECTS} objects" objects/s "$LIST_OBJECTS" "rclone mount: ls -l ${LIST_OBJECTS} objects" list_flat "$RMNT"
-PAUSE=2.5 measure "rclone mount: find ${TREE_OBJECTS}-object tree" objects/s "$TREE_OBJECTS" "rclone mount: find ${TREE_OBJECTS}-object tree" find_tree "$RMNT"
+SETUP=rc_remount measure "rclone mount: ls -l ${LIST_OBJECTS} objects" objects/s "$LIST_OBJECTS" "rclone mount: ls -l ${LIST_OBJECTS} objects" list_flat "$RMNT"
+SETUP=rc_remount measure "rclone mount: find ${TREE_OBJECTS}-object tree" objects/s "$TREE_OBJECTS" "rclone mount: find ${TREE_OBJECTS}-object tree" find_tree "$RMNT"
 rc_umount
 sm_mount
-PAUSE=2.5 measure "swiftmount: ls -l ${LIST_OBJECTS} objects" objects/s "$LIST_OBJECTS" "rclone mount: ls -l ${LIST_OBJECTS} objects" list_flat "$SMNT"
-PAUSE=2.5 measure "swiftmount: find ${TREE_OBJECTS}-object tree" objects/s "$TREE_OBJECTS" "rclone mount: find ${TREE_OBJECTS}-object tree" find_tree "$SMNT"
+SETUP=sm_remount measure "swiftmount: ls -l ${LIST_OBJECTS} objects" objects/s "$LIST_OBJECTS" "rclone mount: ls -l ${LIST_OBJECTS} objects" list_flat "$SMNT"
+SETUP=sm_remount measure "swiftmount: find ${TREE_OBJECTS}-object tree" objects/s "$TREE_OBJECTS" "rclone mount: find ${TREE_OBJECTS}-object tree" find_tree "$SMNT"
 sm_umount
 
 /usr/bin/python3 - "$ROWS" "$OUT" "$SIZE" "$RUNS" "$RC_OFF_HWM" "$RC_WRITES_HWM" "$SM_HWM" "$SEGMENT" <<'PY'

@@ -20,6 +20,9 @@ public struct MountOptions: Sendable, Equatable {
     /// Cap on read-ahead bytes held for the whole mount; beyond it readers fetch on demand.
     public var maxReadBuffer = 128 << 20
     public var attrTimeout: Double = 2
+    /// Seconds a directory's listing answers "no such file" for names not in it (other clients'
+    /// new objects show up after this; the mount's own are seen at once).
+    public var dirCacheTTL: Double = 10
     public var reauthDeadline: Double = 120
     public var logLevel = "info"
     public var logFile: String?
@@ -96,6 +99,7 @@ public struct MountOptions: Sendable, Equatable {
             case "read_ahead": o.readAhead = try size()
             case "max_read_buffer": o.maxReadBuffer = try size()
             case "attr_timeout": o.attrTimeout = try number()
+            case "dir_cache_ttl": o.dirCacheTTL = try number()
             case "reauth_deadline": o.reauthDeadline = try number()
             case "log_level": o.logLevel = try required()
             case "log_file": o.logFile = try required()

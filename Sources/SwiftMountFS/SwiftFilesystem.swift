@@ -35,6 +35,9 @@ public final class SwiftFilesystem: @unchecked Sendable {
     private let uploads: UploadContext
     private let reads: ReadContext
     private let transfers = TransferRegistry()
+    private let maxObjectNameLength: Int
+    private var accountUsage: AccountUsage?
+    private var accountUsageFetched: Date?
     private let started = Date()
 
     private enum OpenFile {
@@ -57,7 +60,9 @@ public final class SwiftFilesystem: @unchecked Sendable {
         self.container = container
         self.options = options
         self.logger = logger
-        namespace = Namespace(client: client, container: container, attrTTL: options.attrTimeout, logger: logger)
+        maxObjectNameLength = cluster.maxObjectNameLength
+        namespace = Namespace(client: client, container: container, attrTTL: options.attrTimeout,
+                              dirTTL: options.dirCacheTTL, logger: logger)
         uploads = UploadContext(client: client, container: container, options: options, cluster: cluster,
                                 transfers: transfers, logger: logger)
         reads = ReadContext(client: client, container: container, options: options, transfers: transfers, logger: logger)
@@ -68,7 +73,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     /// `handle` is set when the kernel asks about an open file (fstat, or revalidating before a
     /// read): the open handle answers without the network, so a server outage does not fail reads.
     public func getattr(_ path: String, handle: UInt64? = nil) throws -> FileAttributes {
-        let p = ObjectPath(path)
+        let p = try objectPath(path)
         if let writer = writer(for: p) {
             return FileAttributes(kind: .file, size: writer.currentSize, mtime: Date())
         }
@@ -94,7 +99,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     }
 
     public func mkdir(_ path: String) throws {
-        try namespace.makeDirectory(ObjectPath(path))
+        try namespace.makeDirectory(objectPath(path))
     }
 
     public func rmdir(_ path: String) throws {
@@ -122,9 +127,11 @@ public final class SwiftFilesystem: @unchecked Sendable {
         let segmentContainer = String(decoded[..<slash])
         let prefix = String(decoded[decoded.index(after: slash)...])
         guard !prefix.isEmpty else { return }  // never delete a whole container's worth
+        var segments: [ObjectRef] = []
         for case .object(let segment) in try client.listAll(container: segmentContainer, prefix: prefix, delimiter: nil) {
-            try client.delete(container: segmentContainer, object: segment.name)
+            segments.append(ObjectRef(container: segmentContainer, name: segment.name))
         }
+        try client.deleteMany(segments, bulkLimit: uploads.bulkDeleteLimit)
     }
 
     /// rename(2). A file is copied server-side (a large object's manifest only, never its data)
@@ -132,7 +139,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     /// directory moves every object under it, up to `rename_dir_limit` objects (EXDEV beyond,
     /// which makes mv fall back to copying).
     public func rename(_ from: String, to: String, noReplace: Bool) throws {
-        let source = ObjectPath(from), target = ObjectPath(to)
+        let source = ObjectPath(from), target = try objectPath(to)
         guard !source.isRoot, !target.isRoot else { throw FSError(EBUSY) }
         if source == target { return }
         if writer(for: source) != nil || writer(for: target) != nil {
@@ -174,12 +181,37 @@ public final class SwiftFilesystem: @unchecked Sendable {
         }
     }
 
+    /// df(1): the account's usage against its quota (`X-Account-Meta-Quota-Bytes`); without a
+    /// quota, a 1 PiB filesystem (Swift has no fixed capacity, and tools must not refuse to copy).
+    /// Asked at most every 30 s; if the account cannot be asked, the last answer or the default.
     public func statfs() -> FilesystemStats {
-        // Swift has no fixed capacity; report a large filesystem so tools do not refuse to copy.
         let blockSize = 1 << 20
-        let total = 1 << 30
-        return FilesystemStats(blockSize: blockSize, totalBlocks: total, freeBlocks: total, files: 1 << 40,
-                               maxNameLength: 1024)
+        lock.lock()
+        var usage = accountUsage
+        let stale = accountUsageFetched.map { Date().timeIntervalSince($0) > 30 } ?? true
+        lock.unlock()
+        if stale, let fresh = try? client.accountUsage() {
+            usage = fresh
+            lock.lock()
+            accountUsage = fresh
+            accountUsageFetched = Date()
+            lock.unlock()
+        }
+        let capacity = usage?.quotaBytes ?? (1 << 50)
+        let used = usage?.bytesUsed ?? 0
+        let total = max(1, (capacity + blockSize - 1) / blockSize)
+        let free = max(0, capacity - used) / blockSize
+        return FilesystemStats(blockSize: blockSize, totalBlocks: total, freeBlocks: free, files: 1 << 40,
+                               maxNameLength: 255)
+    }
+
+    /// A mount path as an object name, or ENAMETOOLONG past the cluster's limit.
+    private func objectPath(_ path: String) throws -> ObjectPath {
+        let p = ObjectPath(path)
+        if p.key.utf8.count > maxObjectNameLength {
+            throw FSError(ENAMETOOLONG, "\(path): \(p.key.utf8.count) bytes, Swift allows \(maxObjectNameLength)")
+        }
+        return p
     }
 
     // MARK: - Status
@@ -245,7 +277,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
 
     /// `caller` is the process id of the opener: see `flush`.
     public func create(_ path: String, caller: Int32) throws -> UInt64 {
-        let p = ObjectPath(path)
+        let p = try objectPath(path)
         guard !p.isRoot else { throw FSError(EISDIR) }
         return try register(writer: FileWriter(path: p, opener: caller, context: uploads, new: true))
     }

@@ -39,7 +39,8 @@ func runGarbageCollection(_ args: [String]) -> Int32 {
         auth = try resolveAuth(options: options, environment: ProcessInfo.processInfo.environment, transport: transport, logger: logger)
     } catch { fail(.auth, "\(error)") }
     let client = SwiftClient(connection: ConnectionManager(authenticator: auth.authenticator, transport: transport), transport: transport)
-    let collector = SegmentCollector(client: client, container: container, segmentContainer: options.segmentContainer)
+    let collector = SegmentCollector(client: client, container: container, segmentContainer: options.segmentContainer,
+                                     bulkDeleteLimit: (try? client.clusterInfo())?.bulkDeleteLimit)
     do {
         let orphans = try collector.orphans(olderThan: grace)
         var total = 0

@@ -106,8 +106,14 @@ public enum FuseMount {
         do { return try body() } catch { return -FSError.from(error).errno }
     }
 
-    static func path(_ p: UnsafePointer<CChar>?) -> String {
-        p.map { String(cString: $0) } ?? "/"
+    /// Swift object names are UTF-8: other bytes are refused (EINVAL) rather than mangled.
+    static func path(_ p: UnsafePointer<CChar>?) throws -> String {
+        guard let p else { return "/" }
+        guard let text = String(validatingCString: p) else {
+            fs.logger.warning("refused a name that is not valid UTF-8")
+            throw FSError(EINVAL, "name is not valid UTF-8")
+        }
+        return text
     }
 
     static func fill(_ st: UnsafeMutablePointer<stat>, _ a: FileAttributes) {
@@ -177,6 +183,8 @@ public enum FuseMount {
             }
         }
         ops.unlink = { p in FuseMount.perform { try FuseMount.fs.unlink(FuseMount.path(p)); return 0 } }
+        // Swift has no hard links.
+        ops.link = { _, _ in -EPERM }
         ops.create = { p, _, fi in
             FuseMount.perform {
                 let handle = try FuseMount.fs.create(FuseMount.path(p), caller: sm_fuse_caller_pid())

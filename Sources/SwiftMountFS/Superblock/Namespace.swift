@@ -19,11 +19,17 @@ final class Namespace: @unchecked Sendable {
     /// miss costs a HEAD and a listing. The mount's own creates clear an entry at once; an object
     /// another client creates shows up within `attrTTL`.
     private var absent: [ObjectPath: Date] = [:]
+    /// Directories whose whole content is known (a listing, or mkdir of a new one), until when:
+    /// a name missing from one is absent without asking Swift. Kept exact for the mount's own
+    /// creates; any other change through the mount drops the directory's entry.
+    private var listed: [ObjectPath: (names: Set<String>, expires: Date)] = [:]
+    private let dirTTL: Double
 
-    init(client: SwiftClient, container: String, attrTTL: Double, logger: Logger) {
+    init(client: SwiftClient, container: String, attrTTL: Double, dirTTL: Double, logger: Logger) {
         self.client = client
         self.container = container
         self.attrTTL = attrTTL
+        self.dirTTL = dirTTL
         self.logger = logger
     }
 
@@ -90,6 +96,11 @@ final class Namespace: @unchecked Sendable {
         }
         lock.lock()
         let expires = Date().addingTimeInterval(attrTTL)
+        // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
+        // PUT (container updates are asynchronous), and "absent" must never hide our own file.
+        var names = Set(result.map(\.name))
+        for (path, entry) in cache where entry.verified && path.parent == directory && !path.isRoot { names.insert(path.name) }
+        listed[directory] = (names, Date().addingTimeInterval(dirTTL))
         for item in result {
             let child = ObjectPath(directory.key.isEmpty ? item.name : directory.key + "/" + item.name)
             // A directory listed only as a subdir has no mtime; do not let it replace a HEAD result.
@@ -107,6 +118,9 @@ final class Namespace: @unchecked Sendable {
         try client.put(container: container, object: path.directoryMarker, body: [],
                        headers: [("Content-Type", Self.directoryContentType)])
         remember(path, FileAttributes(kind: .directory, size: 0, mtime: Date()))
+        lock.lock()
+        listed[path] = ([], Date().addingTimeInterval(dirTTL))
+        lock.unlock()
     }
 
     func removeDirectory(_ path: ObjectPath) throws {
@@ -131,6 +145,7 @@ final class Namespace: @unchecked Sendable {
         lock.lock()
         cache[path] = (attributes, Date().addingTimeInterval(attrTTL), true)
         absent[path] = nil
+        listed[path.parent]?.names.insert(path.name)
         lock.unlock()
     }
 
@@ -145,12 +160,17 @@ final class Namespace: @unchecked Sendable {
         lock.lock()
         cache[path] = nil
         absent[path] = nil
+        listed[path.parent] = nil
+        listed[path] = nil
         lock.unlock()
     }
 
     private func isKnownAbsent(_ path: ObjectPath) -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        if let parent = listed[path.parent] {
+            if parent.expires < Date() { listed[path.parent] = nil } else if !parent.names.contains(path.name) { return true }
+        }
         guard let until = absent[path] else { return false }
         if until < Date() { absent[path] = nil; return false }
         return true

@@ -10,6 +10,7 @@ final class UploadContext: Sendable {
     let segmentContainer: String
     let plan: SegmentPlan
     let threshold: Int
+    let bulkDeleteLimit: Int?
     let manifest: ManifestKind
     let verifyMD5: Bool
     let pool: WorkerPool
@@ -27,6 +28,7 @@ final class UploadContext: Sendable {
         self.segmentContainer = options.segmentContainer ?? container + "_segments"
         self.plan = SegmentPlan(base: options.segmentSize, cluster: cluster)
         self.threshold = options.largeObjectThreshold
+        self.bulkDeleteLimit = cluster.bulkDeleteLimit
         self.manifest = options.manifest
         self.verifyMD5 = options.verifyMD5
         self.pool = WorkerPool(name: "upload", threads: options.uploadConcurrency)
@@ -385,21 +387,21 @@ struct ReplacedObject {
 
     /// Best effort: a segment left behind is garbage for `swiftmount gc`, never a broken object.
     func deleteOldSegments(keeping newPrefix: String?, context: UploadContext) {
-        var targets: [(String, String)] = []
+        var targets: [ObjectRef] = []
         for path in staticSegments {
             let trimmed = path.drop(while: { $0 == "/" })
             guard let slash = trimmed.firstIndex(of: "/") else { continue }
-            targets.append((String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...])))
+            targets.append(ObjectRef(container: String(trimmed[..<slash]), name: String(trimmed[trimmed.index(after: slash)...])))
         }
         if let (container, prefix) = dynamicPrefix,
            let listing = try? context.client.listAll(container: container, prefix: prefix, delimiter: nil) {
-            for case .object(let o) in listing { targets.append((container, o.name)) }
+            for case .object(let o) in listing { targets.append(ObjectRef(container: container, name: o.name)) }
         }
-        for (container, name) in targets {
-            if let newPrefix, container == context.segmentContainer, name.hasPrefix(newPrefix + "/") { continue }
-            do { try context.client.delete(container: container, object: name) } catch {
-                context.logger.warning("could not delete old segment \(container)/\(name): \(error)")
-            }
+        if let newPrefix {
+            targets.removeAll { $0.container == context.segmentContainer && $0.name.hasPrefix(newPrefix + "/") }
+        }
+        do { try context.client.deleteMany(targets, bulkLimit: context.bulkDeleteLimit) } catch {
+            context.logger.warning("could not delete all \(targets.count) old segments: \(error); `swiftmount gc` finds what is left")
         }
     }
 }

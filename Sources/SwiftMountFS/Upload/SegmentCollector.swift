@@ -18,7 +18,10 @@ public struct SegmentCollector: Sendable {
     let container: String
     let segmentContainer: String
 
-    public init(client: SwiftClient, container: String, segmentContainer: String? = nil) {
+    let bulkDeleteLimit: Int?
+
+    public init(client: SwiftClient, container: String, segmentContainer: String? = nil, bulkDeleteLimit: Int? = nil) {
+        self.bulkDeleteLimit = bulkDeleteLimit
         self.client = client
         self.container = container
         self.segmentContainer = segmentContainer ?? container + "_segments"
@@ -67,6 +70,6 @@ public struct SegmentCollector: Sendable {
     }
 
     public func delete(_ orphan: Orphan) throws {
-        for name in orphan.objects { try client.delete(container: segmentContainer, object: name) }
+        try client.deleteMany(orphan.objects.map { ObjectRef(container: segmentContainer, name: $0) }, bulkLimit: bulkDeleteLimit)
     }
 }

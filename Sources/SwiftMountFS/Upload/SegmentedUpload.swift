@@ -103,10 +103,10 @@ final class SegmentedUpload: @unchecked Sendable {
         while inFlight > 0 { condition.wait() }
         let names = acknowledged.keys.sorted().filter { $0 > kept }.map(segmentName)
         condition.unlock()
-        for name in names {
-            do { try client.delete(container: segmentContainer, object: name) } catch {
-                logger.warning("could not delete segment \(segmentContainer)/\(name) of a failed upload: \(error)")
-            }
+        do {
+            try client.deleteMany(names.map { ObjectRef(container: segmentContainer, name: $0) }, bulkLimit: context.bulkDeleteLimit)
+        } catch {
+            logger.warning("could not delete the \(names.count) segments of failed upload \(prefix): \(error); `swiftmount gc` finds them")
         }
     }
 }

@@ -5,6 +5,10 @@ public struct ClusterInfo: Sendable, Equatable {
     public var maxManifestSegments = 1000
     public var minSegmentSize = 1
     public var maxFileSize = 5 * (1 << 30) + 2
+    /// Longest object name, in UTF-8 bytes.
+    public var maxObjectNameLength = 1024
+    /// Deletes per bulk-delete request, when the cluster has the bulk middleware.
+    public var bulkDeleteLimit: Int?
 
     public init() {}
 
@@ -15,10 +19,27 @@ public struct ClusterInfo: Sendable, Equatable {
         if let n = slo["max_manifest_segments"] as? Int { maxManifestSegments = n }
         if let n = slo["min_segment_size"] as? Int { minSegmentSize = n }
         if let n = swift["max_file_size"] as? Int { maxFileSize = n }
+        if let n = swift["max_object_name_length"] as? Int { maxObjectNameLength = n }
+        bulkDeleteLimit = (object["bulk_delete"] as? [String: Any])?["max_deletes_per_request"] as? Int
     }
 }
 
+/// What an account HEAD says about space (for statfs).
+public struct AccountUsage: Sendable {
+    public var bytesUsed: Int
+    public var objectCount: Int
+    /// `X-Account-Meta-Quota-Bytes`, set by a reseller admin with the account_quotas middleware.
+    public var quotaBytes: Int?
+}
+
 extension SwiftClient {
+    public func accountUsage() throws -> AccountUsage {
+        let response = try send(Call(.head))
+        return AccountUsage(bytesUsed: Int(response.headers["x-account-bytes-used"] ?? "") ?? 0,
+                            objectCount: Int(response.headers["x-account-object-count"] ?? "") ?? 0,
+                            quotaBytes: response.headers["x-account-meta-quota-bytes"].flatMap { Int($0) })
+    }
+
     /// GET /info at the root of the storage URL's host; defaults when the cluster hides it.
     public func clusterInfo() throws -> ClusterInfo {
         let session = try connection.current()

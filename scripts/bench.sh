@@ -158,11 +158,12 @@ measure "swiftmount: ${BIG_FILES} x 1 MiB" files/s "$BIG_FILES" "rclone mount: $
 measure "swiftmount: ${TINY_FILES} x 4 KiB" files/s "$TINY_FILES" "rclone mount: ${TINY_FILES} x 4 KiB" small "$SMNT" sm-kib "$TINY_FILES" four-kib
 sm_umount
 
-# Metadata: a flat directory and a tree, uploaded by swiftclient (neither mount made them).
+# Metadata: a flat directory and a tree of 1-byte files, uploaded by swiftclient (neither mount
+# made them). (Empty objects would cost swiftmount a HEAD each: a DLO manifest also lists as 0 bytes.)
 mkdir -p "$WORK/meta/flat" "$WORK/meta/tree"
-(cd "$WORK/meta/flat" && seq "$LIST_OBJECTS" | xargs -n 500 touch)
+(cd "$WORK/meta/flat" && for i in $(seq "$LIST_OBJECTS"); do printf x > "$i"; done)
 for d in $(seq 0 $((TREE_OBJECTS / 100 - 1))); do
-  mkdir -p "$WORK/meta/tree/d$((d / 10))/e$d"; (cd "$WORK/meta/tree/d$((d / 10))/e$d" && seq 100 | xargs touch)
+  mkdir -p "$WORK/meta/tree/d$((d / 10))/e$d"; (cd "$WORK/meta/tree/d$((d / 10))/e$d" && for i in $(seq 100); do printf x > "$i"; done)
 done
 (cd "$WORK/meta" && swiftclient upload --object-threads 32 "$CONTAINER" flat tree >/dev/null)
 list_flat() { [ "$(ls -l "$1/flat" | wc -l)" -gt "$LIST_OBJECTS" ] || { echo "short listing" >&2; exit 1; }; }

@@ -114,7 +114,7 @@ curl_put() { curl -sf -o /dev/null -H @"$TOKEN_FILE" -T "$WORK/src" "$STORAGE_UR
 curl_get() { curl -sf -o /dev/null -H @"$TOKEN_FILE" "$STORAGE_URL/$CONTAINER/curl.bin"; }
 sc_put() { (cd "$WORK" && swiftclient upload --use-slo --segment-size 100M --object-name sc.bin "$CONTAINER" src >/dev/null); }
 sc_get() { swiftclient download "$CONTAINER" sc.bin -o /dev/null >/dev/null; }
-rcc_put() { rclone copyto "$WORK/src" "sw:$CONTAINER/rcc.bin"; }
+rcc_put() { rclone copyto --ignore-times "$WORK/src" "sw:$CONTAINER/rcc.bin"; }
 rcc_get() { rclone cat "sw:$CONTAINER/rcc.bin" > /dev/null; }
 mount_put() { cp "$WORK/src" "$1/$2"; }
 mount_get() { cat "$1/$2" > /dev/null; }
@@ -146,7 +146,7 @@ sm_umount
 head -c 1M /dev/urandom > "$WORK/one-mib"
 head -c 4K /dev/urandom > "$WORK/four-kib"
 small() { # mountpoint dir count file
-  local dir=$1/$2-$RANDOM; mkdir -p "$dir"
+  local i dir=$1/$2-$RANDOM; mkdir -p "$dir"
   for i in $(seq "$3"); do cp "$WORK/$4" "$dir/f$i"; done
 }
 rc_mount off

@@ -6,7 +6,7 @@
 #   dev-stack.sh stop [SERVICE...]    stop the services this script started (by PID), or some of them
 #                                     (keystone, proxy-keystone, proxy-tempauth, memcached, ...)
 #   dev-stack.sh status               which services run
-#   dev-stack.sh env [demo|service|admin|tempauth]   export lines for a user (default demo)
+#   dev-stack.sh env [demo|service|admin|tempauth|reseller]   export lines for a user (default demo)
 #   dev-stack.sh clouds               path of a clouds.yaml with clouds demo, service, admin
 #
 # Environment: TOKEN_TTL (Keystone token lifetime, s; default: the last one started with, else 3600),
@@ -153,6 +153,7 @@ use = egg:swift#symlink
 use = egg:swift#tempauth
 token_life = $TEMPAUTH_TTL
 user_test_tester = $TEMPAUTH_KEY .admin
+user_reseller_admin = $TEMPAUTH_KEY .reseller_admin
 
 [filter:keystoneauth]
 use = egg:swift#keystoneauth
@@ -344,7 +345,15 @@ export ST_USER=test:tester
 export ST_KEY=$TEMPAUTH_KEY
 ENV
       ;;
-    *) die "unknown user '$who' (demo, service, admin, tempauth)";;
+    reseller)
+      # tempauth's reseller admin: may set account quotas (X-Account-Meta-Quota-Bytes).
+      cat <<ENV
+export ST_AUTH=http://127.0.0.1:8081/auth/v1.0
+export ST_USER=reseller:admin
+export ST_KEY=$TEMPAUTH_KEY
+ENV
+      ;;
+    *) die "unknown user '$who' (demo, service, admin, tempauth, reseller)";;
   esac
 }
 

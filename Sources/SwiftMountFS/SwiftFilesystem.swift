@@ -62,7 +62,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
         self.logger = logger
         maxObjectNameLength = cluster.maxObjectNameLength
         namespace = Namespace(client: client, container: container, attrTTL: options.attrTimeout,
-                              dirTTL: options.dirCacheTTL, logger: logger)
+                              dirTTL: options.dirCacheTTL, pageSize: min(10_000, cluster.containerListingLimit), logger: logger)
         uploads = UploadContext(client: client, container: container, options: options, cluster: cluster,
                                 transfers: transfers, logger: logger)
         reads = ReadContext(client: client, container: container, options: options, transfers: transfers, logger: logger)

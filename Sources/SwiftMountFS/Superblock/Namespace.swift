@@ -24,12 +24,17 @@ final class Namespace: @unchecked Sendable {
     /// creates; any other change through the mount drops the directory's entry.
     private var listed: [ObjectPath: (names: Set<String>, expires: Date)] = [:]
     private let dirTTL: Double
+    private let pageSize: Int
+    /// Directories up to this size are listed again, rather than asked about one missing name
+    /// (a HEAD and a listing), when their cached listing has expired.
+    private static let relistLimit = 1000
 
-    init(client: SwiftClient, container: String, attrTTL: Double, dirTTL: Double, logger: Logger) {
+    init(client: SwiftClient, container: String, attrTTL: Double, dirTTL: Double, pageSize: Int, logger: Logger) {
         self.client = client
         self.container = container
         self.attrTTL = attrTTL
         self.dirTTL = dirTTL
+        self.pageSize = pageSize
         self.logger = logger
     }
 
@@ -39,6 +44,8 @@ final class Namespace: @unchecked Sendable {
         if path.isRoot { return FileAttributes(kind: .directory, size: 0, mtime: Date()) }
         if let cached = cached(path) { return cached }
         if isKnownAbsent(path) { throw FSError(ENOENT) }
+        // Checking absence may have listed the parent again, which fills the cache.
+        if let cached = cached(path) { return cached }
         do {
             return try fetch(path)
         } catch SwiftError.unavailable(let why) {
@@ -73,7 +80,7 @@ final class Namespace: @unchecked Sendable {
 
     func list(_ directory: ObjectPath) throws -> [DirectoryEntry] {
         let prefix = directory.directoryPrefix
-        let entries = try client.listAll(container: container, prefix: prefix, delimiter: "/")
+        let entries = try client.listAll(container: container, prefix: prefix, delimiter: "/", pageSize: pageSize)
         var seen = Set<String>()
         var result: [DirectoryEntry] = []
         for entry in entries {
@@ -167,10 +174,17 @@ final class Namespace: @unchecked Sendable {
 
     private func isKnownAbsent(_ path: ObjectPath) -> Bool {
         lock.lock()
-        defer { lock.unlock() }
-        if let parent = listed[path.parent] {
-            if parent.expires < Date() { listed[path.parent] = nil } else if !parent.names.contains(path.name) { return true }
+        if let parent = listed[path.parent], parent.expires < Date() {
+            listed[path.parent] = nil
+            lock.unlock()
+            // A small directory, listed before: one listing answers this and the next misses.
+            if parent.names.count <= Self.relistLimit, (try? list(path.parent)) != nil {
+                return isKnownAbsent(path)
+            }
+            lock.lock()
         }
+        defer { lock.unlock() }
+        if let parent = listed[path.parent], !parent.names.contains(path.name) { return true }
         guard let until = absent[path] else { return false }
         if until < Date() { absent[path] = nil; return false }
         return true

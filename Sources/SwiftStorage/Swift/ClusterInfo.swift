@@ -5,6 +5,8 @@ public struct ClusterInfo: Sendable, Equatable {
     public var maxManifestSegments = 1000
     public var minSegmentSize = 1
     public var maxFileSize = 5 * (1 << 30) + 2
+    /// Most entries one listing request returns.
+    public var containerListingLimit = 10_000
     /// Longest object name, in UTF-8 bytes.
     public var maxObjectNameLength = 1024
     /// Deletes per bulk-delete request, when the cluster has the bulk middleware.
@@ -20,6 +22,7 @@ public struct ClusterInfo: Sendable, Equatable {
         if let n = slo["min_segment_size"] as? Int { minSegmentSize = n }
         if let n = swift["max_file_size"] as? Int { maxFileSize = n }
         if let n = swift["max_object_name_length"] as? Int { maxObjectNameLength = n }
+        if let n = swift["container_listing_limit"] as? Int { containerListingLimit = n }
         bulkDeleteLimit = (object["bulk_delete"] as? [String: Any])?["max_deletes_per_request"] as? Int
     }
 }

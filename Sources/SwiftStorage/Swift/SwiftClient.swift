@@ -211,14 +211,16 @@ public final class SwiftClient: Sendable {
         }
     }
 
-    /// Every entry under `prefix`, following `marker` across pages.
-    public func listAll(container: String, prefix: String = "", delimiter: String? = "/") throws -> [ListingEntry] {
+    /// Every entry under `prefix`, following `marker` across pages. `pageSize` must not exceed the
+    /// cluster's `container_listing_limit`: a shorter page is the last one.
+    public func listAll(container: String, prefix: String = "", delimiter: String? = "/",
+                        pageSize: Int = 10_000) throws -> [ListingEntry] {
         var all: [ListingEntry] = []
         var marker = ""
         while true {
-            let page = try list(container: container, prefix: prefix, delimiter: delimiter, marker: marker)
+            let page = try list(container: container, prefix: prefix, delimiter: delimiter, marker: marker, limit: pageSize)
             all += page
-            guard let last = page.last else { return all }
+            guard let last = page.last, page.count >= pageSize else { return all }
             switch last {
             case .object(let o): marker = o.name
             case .subdir(let s): marker = s

@@ -1,0 +1,75 @@
+import Foundation
+import SwiftStorage
+import TestSupport
+import XCTest
+
+/// Names, links, df and the lookup caches, against the real stack.
+final class NamespaceTests: MountTestCase {
+    func testAwkwardNamesRoundTripAndBadOnesGetClearErrors() throws {
+        let m = try mount()
+        let names = ["with space", "per%20cent", "quest?ion", "hash#tag", "amp&er", "plus+sign", "ünïcødé", "%2F"]
+        for name in names {
+            let path = Shell.quote(m.path(name))
+            try Shell.bash("printf %s \(Shell.quote(name)) > \(path) && mv \(path) \(path)-moved")
+        }
+        let listed = try Shell.bash("ls -1 \(Shell.quote(m.mountpoint))").split(separator: "\n").map(String.init)
+        XCTAssertEqual(Set(listed), Set(names.map { $0 + "-moved" }))
+        XCTAssertEqual(Set(try objectNames(in: container)), Set(names.map { $0 + "-moved" }), "Swift has the same names")
+        for name in names {
+            XCTAssertEqual(try String(contentsOfFile: m.path(name + "-moved"), encoding: .utf8), name)
+            try Shell.bash("rm \(Shell.quote(m.path(name + "-moved")))")
+        }
+        XCTAssertEqual(try objectNames(in: container), [])
+
+        // 5 components of 250 bytes: each is a legal file name, the object name is over 1024 bytes.
+        let deep = (0..<4).map { _ in String(repeating: "d", count: 250) }.joined(separator: "/")
+        try FileManager.default.createDirectory(atPath: m.path(deep), withIntermediateDirectories: true)
+        let tooLong = try Shell.run(["/usr/bin/touch", m.path(deep + "/" + String(repeating: "f", count: 250))])
+        XCTAssertTrue(tooLong.stderr.contains("File name too long"), tooLong.stderr)
+        let notUTF8 = try Shell.run(["/usr/bin/python3", "-c", "import os, sys; os.open(sys.argv[1].encode() + b'/bad\\xff', os.O_CREAT | os.O_WRONLY)", m.mountpoint])
+        XCTAssertTrue(notUTF8.stderr.contains("Invalid argument"), notUTF8.stderr)
+        XCTAssertTrue(m.log.contains("not valid UTF-8"))
+    }
+
+    func testHardLinksAreRefusedWithEPERM() throws {
+        let m = try mount()
+        try Shell.bash("printf a > \(Shell.quote(m.path("a")))")
+        let link = try Shell.run(["/usr/bin/ln", m.path("a"), m.path("b")])
+        XCTAssertNotEqual(link.status, 0)
+        XCTAssertTrue(link.stderr.contains("Operation not permitted"), link.stderr)
+        XCTAssertEqual(try objectNames(in: container), ["a"])
+    }
+
+    func testNewFilesInAFreshDirectoryCostOnePutEach() throws {
+        let m = try mount()
+        try Shell.bash("""
+            mkdir \(Shell.quote(m.path("fresh")))
+            for i in $(seq 20); do printf $i > \(Shell.quote(m.path("fresh")))/f$i; done
+            """)
+        let requests = m.log.split(separator: "\n").filter { $0.contains("trace: ") && $0.contains("/fresh/f") }
+        XCTAssertEqual(requests.filter { $0.contains("trace: PUT") }.count, 20)
+        XCTAssertEqual(requests.count, 20, "no HEAD or listing for names mkdir just made known:\n\(requests.joined(separator: "\n"))")
+        XCTAssertEqual(try objectNames(in: container, prefix: "fresh/").count, 21, "20 files and the directory marker")
+    }
+
+    func testDfReportsTheAccountQuota() throws {
+        // tempauth's reseller admin sets a quota on the tempauth test account (account_quotas).
+        client = try DevStack.client("tempauth")
+        try client.createContainer(container)
+        let account = try client.connection.current().storageURL
+        let reseller = try DevStack.client("reseller")
+        let token = try reseller.connection.current().token
+        let quota = 50 << 30
+        let set = try CurlTransport().perform(HTTPRequest(method: .post, url: account, headers: [
+            ("X-Auth-Token", token.reveal), ("X-Account-Meta-Quota-Bytes", String(quota))]))
+        XCTAssertEqual(set.status, 204)
+        defer {
+            _ = try? CurlTransport().perform(HTTPRequest(method: .post, url: account, headers: [
+                ("X-Auth-Token", token.reveal), ("X-Account-Meta-Quota-Bytes", "")]))
+        }
+        let m = try mount([], user: "tempauth")
+        let df = try Shell.bash("df -B1 --output=size,used \(Shell.quote(m.mountpoint)) | tail -1")
+        let numbers = df.split(separator: " ").compactMap { Int($0) }
+        XCTAssertEqual(numbers.first, quota, "df shows the quota as the size: \(df)")
+    }
+}

@@ -50,23 +50,8 @@ BYTES=$(stat -c %s "$WORK/src")
 swiftclient post "$CONTAINER"
 
 # A token for curl, kept in a header file (mode 600), never on a command line.
-read -r STORAGE_URL TOKEN_FILE < <(/usr/bin/python3 - "$WORK" <<'PY'
-import json, os, sys, urllib.request
-body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-    "name": os.environ["OS_USERNAME"], "domain": {"name": "Default"}, "password": os.environ["OS_PASSWORD"]}}},
-    "scope": {"project": {"name": os.environ["OS_PROJECT_NAME"], "domain": {"name": "Default"}}}}}
-req = urllib.request.Request(os.environ["OS_AUTH_URL"] + "/auth/tokens", data=json.dumps(body).encode(),
-                             headers={"Content-Type": "application/json"})
-with urllib.request.urlopen(req) as r:
-    token = r.headers["X-Subject-Token"]
-    cat = json.load(r)["token"]["catalog"]
-url = [e["url"] for s in cat if s["type"] == "object-store" for e in s["endpoints"] if e["interface"] == "public"][0]
-path = os.path.join(sys.argv[1], "token.hdr")
-fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-os.write(fd, ("X-Auth-Token: " + token + "\n").encode()); os.close(fd)
-print(url, path)
-PY
-)
+TOKEN_FILE=$WORK/token.hdr
+STORAGE_URL=$(/usr/bin/python3 scripts/devstack/issue_token.py "$TOKEN_FILE")
 
 now() { date +%s.%N; }
 ROWS=$WORK/rows.tsv

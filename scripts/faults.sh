@@ -91,17 +91,7 @@ scenario2() {
   fresh_container trust
   local sum; sum=$(random_file big "$BIG_MIB")
   local tokenfile=$WORK/user.token clouds; clouds=$(bash "$STACK" clouds)
-  ( umask 077; /usr/bin/python3 - > "$tokenfile" <<'PY'
-import json, os, urllib.request
-body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-    "name": os.environ["OS_USERNAME"], "domain": {"name": "Default"}, "password": os.environ["OS_PASSWORD"]}}},
-    "scope": {"project": {"name": os.environ["OS_PROJECT_NAME"], "domain": {"name": "Default"}}}}}
-req = urllib.request.Request(os.environ["OS_AUTH_URL"] + "/auth/tokens", data=json.dumps(body).encode(),
-                             headers={"Content-Type": "application/json"})
-with urllib.request.urlopen(req) as r:
-    print(r.headers["X-Subject-Token"])
-PY
-  )
+  ( umask 077; /usr/bin/python3 scripts/devstack/issue_token.py > "$tokenfile" )
   env -u OS_USERNAME -u OS_PASSWORD -u OS_PROJECT_NAME OS_AUTH_TYPE=token \
     "$BIN" "$CONTAINER" "$MNT" -o "log_file=$WORK/$CONTAINER.log,expire_soon_interval=5,trust=yes,user_token_file=$tokenfile,service_credentials=$clouds,service_cloud=service"
   DAEMON=$(pgrep -n -f "swiftmount $CONTAINER $MNT")

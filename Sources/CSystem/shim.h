@@ -41,14 +41,19 @@ static inline void sm_syslog(int priority, const char *message) { syslog(priorit
 #include <string.h>
 
 // The control socket of `swiftmount status`: sockaddr_un needs pointer casts Swift should not do.
-// Returns a listening descriptor on `path` (mode 0600: the mount's owner only), or -1.
+// A stream socket and the address of `path`, or -1.
+static inline int sm_unix_socket(const char *path, struct sockaddr_un *addr) {
+    if (strlen(path) >= sizeof addr->sun_path) return -1;
+    memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    strcpy(addr->sun_path, path);
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+// A listening descriptor on `path` (mode 0600: the mount's owner only), or -1.
 static inline int sm_unix_listen(const char *path) {
     struct sockaddr_un addr;
-    if (strlen(path) >= sizeof addr.sun_path) return -1;
-    memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    strcpy(addr.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = sm_unix_socket(path, &addr);
     if (fd < 0) return -1;
     unlink(path);
     mode_t old = umask(0177);
@@ -60,11 +65,7 @@ static inline int sm_unix_listen(const char *path) {
 
 static inline int sm_unix_connect(const char *path) {
     struct sockaddr_un addr;
-    if (strlen(path) >= sizeof addr.sun_path) return -1;
-    memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    strcpy(addr.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = sm_unix_socket(path, &addr);
     if (fd < 0) return -1;
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { close(fd); return -1; }
     return fd;

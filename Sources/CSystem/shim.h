@@ -63,6 +63,23 @@ static inline int sm_unix_listen(const char *path) {
     return fd;
 }
 
+#include <netinet/in.h>
+
+// The metrics endpoint: a TCP listener on 127.0.0.1 only, or -1.
+static inline int sm_tcp_listen_loopback(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 16) != 0) { close(fd); return -1; }
+    return fd;
+}
+
 static inline int sm_unix_connect(const char *path) {
     struct sockaddr_un addr;
     int fd = sm_unix_socket(path, &addr);

@@ -41,6 +41,8 @@ public struct MountOptions: Sendable, Equatable {
     public var renameDirLimit = 1000
     /// Where files changed in place (or written out of order) are staged until close.
     public var cacheDir = "/var/tmp/swiftmount"
+    /// Prometheus metrics on 127.0.0.1:PORT when set.
+    public var metricsPort: Int?
     /// Seconds SIGTERM/SIGINT wait for files being written before aborting them; nil: until closed.
     public var shutdownGrace: Double?
     /// Credentials from this cloud of clouds.yaml instead of the environment.
@@ -117,6 +119,7 @@ public struct MountOptions: Sendable, Equatable {
             case "rename_dir_limit": o.renameDirLimit = try count(min: 0)
             case "cache_dir": o.cacheDir = try required()
             case "shutdown_grace": o.shutdownGrace = try number()
+            case "metrics_port": o.metricsPort = try count(min: 1)
             case "os_cloud": o.osCloud = try required()
             case "credentials": o.credentialsFile = try required()
             case "trust": o.trust = ["yes", "true", "1", nil].contains(value)

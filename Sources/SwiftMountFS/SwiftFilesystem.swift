@@ -221,6 +221,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     public func status(mountpoint: String, auth: AuthStatus) -> MountStatus {
         let requests = client.counters.snapshot
         let (active, recent) = transfers.snapshot
+        let cache = namespace.statistics
         lock.lock()
         let state = draining ? "shutting down" : "serving"
         lock.unlock()
@@ -232,7 +233,18 @@ public final class SwiftFilesystem: @unchecked Sendable {
                                     bytesUp: requests.bytesUp, bytesDown: requests.bytesDown),
             memory: MemoryStatus(writeBufferUsed: uploads.budget.inUse, writeBufferCap: uploads.budget.capacity,
                                  readBufferUsed: reads.budget.inUse, readBufferCap: reads.budget.capacity),
-            cachedAttributes: namespace.cachedCount, transfers: active, recentTransfers: recent)
+            cachedAttributes: cache.entries, attributeCacheHits: cache.hits, attributeCacheMisses: cache.misses,
+            segmentUploadSeconds: uploads.segmentLatency.snapshot, transfers: active, recentTransfers: recent)
+    }
+
+    /// Read-only extended attributes of a file uploaded through this mount (while it is written
+    /// and for a while after): `user.swiftmount.upload_state` (writing, storing, stored, failed),
+    /// `user.swiftmount.bytes_uploaded` (acknowledged by Swift), `user.swiftmount.bytes_written`.
+    public func extendedAttributes(_ path: String) -> [(name: String, value: String)] {
+        guard let upload = transfers.latestUpload(of: ObjectPath(path).description) else { return [] }
+        return [("user.swiftmount.upload_state", upload.state.rawValue),
+                ("user.swiftmount.bytes_uploaded", String(upload.bytesDone)),
+                ("user.swiftmount.bytes_written", String(upload.bytesTotal))]
     }
 
     // MARK: - Shutdown

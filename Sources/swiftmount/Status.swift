@@ -24,6 +24,12 @@ enum ControlSocket {
                                                  attributes: [.posixPermissions: 0o755])
         let listener = sm_unix_listen(path)
         guard listener >= 0 else { return "cannot listen on \(path): \(String(cString: strerror(errno)))" }
+        serve(listener, name: "control", answer: answer)
+        return nil
+    }
+
+    /// One request per connection (its first bytes are read and ignored), one answer, close.
+    static func serve(_ listener: Int32, name: String, answer: @escaping @Sendable () -> [UInt8]) {
         let thread = Thread {
             while true {
                 let connection = accept(listener, nil, nil)
@@ -42,9 +48,8 @@ enum ControlSocket {
                 close(connection)
             }
         }
-        thread.name = "control"
+        thread.name = name
         thread.start()
-        return nil
     }
 
     static func request(at path: String) -> [UInt8]? {

@@ -25,6 +25,8 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
   -o cache_dir=/var/tmp/swiftmount  where files changed in place are staged until close
   -o shutdown_grace=SECONDS        SIGTERM/SIGINT wait this long for files being written, then
                         abort them (default: wait until they are closed)
+  -o metrics_port=PORT  Prometheus metrics on http://127.0.0.1:PORT/
+  -o dir_cache_ttl=10   seconds a directory listing answers "no such file" for names not in it
   -o os_cloud=NAME      credentials from clouds.yaml (+ secure.yaml) instead of the environment
   -o credentials=FILE   OS_*=value lines (an openrc file); root's, not readable by others
   -o config=FILE        options file (default /etc/swiftmount/swiftmount.conf, sections [*],
@@ -172,15 +174,21 @@ do {
             for fd in inheritedDescriptors { close(Int32(fd)) }
         }
         if !command.foreground, options.logFile == nil { LogRouting.shared.configure(sink: .syslog, level: level) }
-        let problem = ControlSocket.serve(at: controlSocket) {
+        let currentStatus: @Sendable () -> MountStatus = {
             let statistics = connection.statistics
             let authStatus = AuthStatus(method: auth.authenticator.summary,
                                         tokenExpiresAt: statistics.expiresAt?.timeIntervalSince1970,
                                         authentications: statistics.authentications, trust: trustState)
-            let status = filesystem.status(mountpoint: filesystem.mountpoint, auth: authStatus)
-            return Array((try? statusEncoder.encode(status)) ?? Data())
+            return filesystem.status(mountpoint: filesystem.mountpoint, auth: authStatus)
         }
-        if let problem { logger.warning("status unavailable: \(problem)") }
+        if let problem = ControlSocket.serve(at: controlSocket, answer: {
+            Array((try? statusEncoder.encode(currentStatus())) ?? Data())
+        }) {
+            logger.warning("status unavailable: \(problem)")
+        }
+        if let port = options.metricsPort, let problem = MetricsEndpoint.serve(port: port, status: currentStatus) {
+            logger.warning("metrics unavailable: \(problem)")
+        }
         logger.info("mounted container \(command.container) on \(command.mountpoint)")
     }
     unlink(controlSocket)

@@ -65,6 +65,34 @@ final class DaemonTests: MountTestCase {
         XCTAssertTrue(human.contains("upload /img [####################] 100%"), human)
     }
 
+    func testMetricsEndpointCountsSegmentsRequestsAndBytes() throws {
+        let port = Int.random(in: 20_000..<30_000)
+        let source = try randomFile("img", mebibytes: 12)
+        let m = try mount(["segment_size=4M", "metrics_port=\(port)"])
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(m.path("img")))")
+        let text = try Shell.bash("curl -sf http://127.0.0.1:\(port)/metrics")
+        XCTAssertTrue(text.contains("swiftmount_segment_upload_seconds_count 3"), text)
+        XCTAssertTrue(text.contains("# TYPE swiftmount_segment_upload_seconds histogram"), text)
+        XCTAssertTrue(text.contains("swiftmount_requests_total{status=\"201\"}"), text)
+        let up = text.split(separator: "\n").first { $0.hasPrefix("swiftmount_bytes_uploaded_total ") }
+        XCTAssertGreaterThanOrEqual(Int(up?.split(separator: " ").last ?? "") ?? 0, 12 << 20, text)
+        XCTAssertFalse(text.contains("gAAAA"), "no token in the metrics")
+    }
+
+    func testUploadStateIsReadableAsExtendedAttributes() throws {
+        let source = try randomFile("img", mebibytes: 10)
+        let m = try mount(["segment_size=4M"])
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(m.path("img")))")
+        let out = try Shell.bash("""
+            /usr/bin/python3 -c 'import os, sys
+            print(sorted(os.listxattr(sys.argv[1])))
+            for n in ("upload_state", "bytes_uploaded", "bytes_written"): print(os.getxattr(sys.argv[1], "user.swiftmount." + n).decode())' \(Shell.quote(m.path("img")))
+            """)
+        XCTAssertEqual(out.split(separator: "\n").map(String.init), [
+            "['user.swiftmount.bytes_uploaded', 'user.swiftmount.bytes_written', 'user.swiftmount.upload_state']",
+            "stored", String(10 << 20), String(10 << 20)])
+    }
+
     func testCredentialsFileMountsAndAWorldReadableOneIsRefused() throws {
         let file = scratch + "/openrc"
         let lines = try DevStack.credentials().map { "export \($0.key)='\($0.value)'" }

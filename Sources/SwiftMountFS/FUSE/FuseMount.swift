@@ -116,6 +116,14 @@ public enum FuseMount {
         return text
     }
 
+    /// The getxattr/listxattr convention: the length when `size` is 0, ERANGE when it is too small.
+    static func copyOut(_ bytes: [UInt8], to buffer: UnsafeMutablePointer<CChar>?, size: Int) -> Int32 {
+        if size == 0 { return Int32(bytes.count) }
+        guard bytes.count <= size, let buffer else { return -ERANGE }
+        bytes.withUnsafeBytes { if let base = $0.baseAddress { memcpy(buffer, base, bytes.count) } }
+        return Int32(bytes.count)
+    }
+
     static func fill(_ st: UnsafeMutablePointer<stat>, _ a: FileAttributes) {
         memset(st, 0, MemoryLayout<stat>.size)
         switch a.kind {
@@ -244,6 +252,23 @@ public enum FuseMount {
             FuseMount.perform {
                 try FuseMount.fs.truncate(FuseMount.path(p), size: Int(size), handle: fi?.pointee.fh)
                 return 0
+            }
+        }
+        // Upload state as read-only attributes; size 0 asks how much room the answer needs.
+        ops.getxattr = { p, name, value, size in
+            FuseMount.perform {
+                guard let name else { return -EINVAL }
+                let wanted = String(cString: name)
+                guard let found = FuseMount.fs.extendedAttributes(try FuseMount.path(p)).first(where: { $0.name == wanted }) else {
+                    return -ENODATA
+                }
+                return FuseMount.copyOut(Array(found.value.utf8), to: value, size: size)
+            }
+        }
+        ops.listxattr = { p, list, size in
+            FuseMount.perform {
+                let names: [UInt8] = FuseMount.fs.extendedAttributes(try FuseMount.path(p)).flatMap { Array($0.name.utf8) + [0] }
+                return FuseMount.copyOut(names, to: list, size: size)
             }
         }
         // Accepted so touch(1) works on existing files; mtimes are stored at upload time.

@@ -11,6 +11,10 @@ public struct MountStatus: Codable, Sendable {
     public var requests: RequestStatus
     public var memory: MemoryStatus
     public var cachedAttributes: Int
+    public var attributeCacheHits: Int
+    public var attributeCacheMisses: Int
+    /// Seconds from a segment's submission to Swift's acknowledgement (retries included).
+    public var segmentUploadSeconds: HistogramStatus
     public var transfers: [TransferStatus]
     public var recentTransfers: [TransferStatus]
 }

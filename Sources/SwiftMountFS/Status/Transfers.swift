@@ -81,6 +81,14 @@ final class TransferRegistry: @unchecked Sendable {
         if finished.count > keepFinished { finished.removeFirst(finished.count - keepFinished) }
     }
 
+    /// The newest upload of `path`, in progress or among the recently finished.
+    func latestUpload(of path: String) -> TransferStatus? {
+        lock.lock()
+        let candidates = Array(active.values) + finished
+        lock.unlock()
+        return candidates.map(\.snapshot).filter { $0.kind == .upload && $0.path == path }.max { $0.startedAt < $1.startedAt }
+    }
+
     var snapshot: (active: [TransferStatus], recent: [TransferStatus]) {
         lock.lock()
         let current = Array(active.values), recent = finished

@@ -25,6 +25,8 @@ final class Namespace: @unchecked Sendable {
     private var listed: [ObjectPath: (names: Set<String>, expires: Date)] = [:]
     private let dirTTL: Double
     private let pageSize: Int
+    private(set) var hits = 0
+    private(set) var misses = 0
     /// Directories up to this size are listed again, rather than asked about one missing name
     /// (a HEAD and a listing), when their cached listing has expired.
     private static let relistLimit = 1000
@@ -42,10 +44,11 @@ final class Namespace: @unchecked Sendable {
 
     func lookup(_ path: ObjectPath) throws -> FileAttributes {
         if path.isRoot { return FileAttributes(kind: .directory, size: 0, mtime: Date()) }
-        if let cached = cached(path) { return cached }
-        if isKnownAbsent(path) { throw FSError(ENOENT) }
+        if let known = cached(path) { count(hit: true); return known }
+        if isKnownAbsent(path) { count(hit: true); throw FSError(ENOENT) }
         // Checking absence may have listed the parent again, which fills the cache.
-        if let cached = cached(path) { return cached }
+        if let known = cached(path) { count(hit: true); return known }
+        count(hit: false)
         do {
             return try fetch(path)
         } catch SwiftError.unavailable(let why) {
@@ -156,10 +159,16 @@ final class Namespace: @unchecked Sendable {
         lock.unlock()
     }
 
-    var cachedCount: Int {
+    private func count(hit: Bool) {
+        lock.lock()
+        if hit { hits += 1 } else { misses += 1 }
+        lock.unlock()
+    }
+
+    var statistics: (entries: Int, hits: Int, misses: Int) {
         lock.lock()
         defer { lock.unlock() }
-        return cache.count
+        return (cache.count, hits, misses)
     }
 
     /// Drops what is known of `path` (after the mount changed it).

@@ -18,6 +18,7 @@ final class UploadContext: Sendable {
     let staging: StagingArea
     let buffers: BufferRecycler
     let transfers: TransferRegistry
+    let segmentLatency = Histogram(bounds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
     let logger: Logger
     private let segmentContainerReady = Once()
 

@@ -51,12 +51,14 @@ final class SegmentedUpload: @unchecked Sendable {
         inFlight += 1
         condition.unlock()
         let name = segmentName(index)
+        let queued = Date()
         context.pool.submit { [self] in
             // With verify_md5, Swift checks the body against its MD5; a 422 mismatch is re-sent.
             let result = Result {
                 try client.put(container: segmentContainer, object: name, body: segment.bytes,
                                headers: context.checksumHeader(segment.bytes))
             }
+            context.segmentLatency.observe(Date().timeIntervalSince(queued))
             // Acknowledged (or failed for good): the memory goes back for the next segment.
             context.buffers.recycle(&segment.bytes)
             context.budget.release(size)

@@ -2,14 +2,15 @@ import Foundation
 
 /// Keeps a few large byte buffers for reuse. Segments and read windows are tens of MiB each;
 /// allocating them afresh costs a page fault per 4 KiB (it doubled the daemon's CPU per GiB),
-/// while a reused buffer's pages are already there. At most `keep` buffers wait here.
+/// while a reused buffer's pages are already there. At most `keepBytes` of capacity waits here
+/// (a count would let grown segments, hundreds of MiB each, pile up).
 final class BufferRecycler: @unchecked Sendable {
     private let lock = NSLock()
     private var spare: [[UInt8]] = []
-    private let keep: Int
+    private let keepBytes: Int
 
-    init(keep: Int) {
-        self.keep = keep
+    init(keepBytes: Int) {
+        self.keepBytes = keepBytes
     }
 
     /// An empty buffer with room for `capacity` bytes.
@@ -30,7 +31,7 @@ final class BufferRecycler: @unchecked Sendable {
         guard taken.capacity > 0 else { return }
         taken.removeAll(keepingCapacity: true)
         lock.lock()
-        if spare.count < keep { spare.append(taken) }
+        if spare.reduce(taken.capacity, { $0 + $1.capacity }) <= keepBytes { spare.append(taken) }
         lock.unlock()
     }
 }

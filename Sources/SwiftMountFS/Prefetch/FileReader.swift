@@ -24,7 +24,7 @@ final class ReadContext: Sendable {
         self.maxWindow = max(options.readAhead, 1 << 20)
         self.pool = WorkerPool(name: "read", threads: options.readConcurrency)
         self.budget = MemoryBudget(capacity: options.maxReadBuffer)
-        self.buffers = BufferRecycler(keep: max(2, options.maxReadBuffer / max(options.readAhead, 1 << 20)))
+        self.buffers = BufferRecycler(keepBytes: max(options.maxReadBuffer, 2 * max(options.readAhead, 1 << 20)))
         self.transfers = transfers
         self.logger = logger
     }

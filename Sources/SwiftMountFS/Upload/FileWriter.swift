@@ -35,7 +35,7 @@ final class UploadContext: Sendable {
         self.pool = WorkerPool(name: "upload", threads: options.uploadConcurrency)
         self.budget = MemoryBudget(capacity: max(options.maxWriteBuffer, 2 * options.segmentSize))
         self.staging = StagingArea(directory: options.cacheDir)
-        self.buffers = BufferRecycler(keep: max(options.maxWriteBuffer, 2 * options.segmentSize) / options.segmentSize)
+        self.buffers = BufferRecycler(keepBytes: max(options.maxWriteBuffer, 2 * options.segmentSize))
         self.transfers = transfers
         self.logger = logger
     }

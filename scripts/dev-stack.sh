@@ -338,18 +338,13 @@ export OS_PROJECT_DOMAIN_NAME=Default
 export OS_REGION_NAME=RegionOne
 ENV
       ;;
-    tempauth)
+    tempauth|reseller)
+      # reseller: tempauth's reseller admin, who may set account quotas (X-Account-Meta-Quota-Bytes).
+      local st_user=test:tester
+      [ "$who" = reseller ] && st_user=reseller:admin
       cat <<ENV
 export ST_AUTH=http://127.0.0.1:8081/auth/v1.0
-export ST_USER=test:tester
-export ST_KEY=$TEMPAUTH_KEY
-ENV
-      ;;
-    reseller)
-      # tempauth's reseller admin: may set account quotas (X-Account-Meta-Quota-Bytes).
-      cat <<ENV
-export ST_AUTH=http://127.0.0.1:8081/auth/v1.0
-export ST_USER=reseller:admin
+export ST_USER=$st_user
 export ST_KEY=$TEMPAUTH_KEY
 ENV
       ;;

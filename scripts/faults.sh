@@ -74,6 +74,9 @@ with open(sys.argv[1], "rb", buffering=0) as f:
 print(h.hexdigest())' "$@"
 }
 want() { [ -z "$ONLY" ] || [[ $ONLY == *",$1,"* ]]; }
+# outage SERVICE AFTER LASTING PID: stops SERVICE AFTER seconds into the work of PID, starts it
+# again LASTING seconds later, and returns PID's exit status.
+outage() { sleep "$2"; bash "$STACK" stop "$1" >/dev/null; sleep "$3"; bash "$STACK" start >/dev/null; wait "$4"; }
 
 scenario1() {
   fresh_container ttl
@@ -110,9 +113,8 @@ scenario3() {
   fresh_container proxy-up
   local sum; sum=$(random_file mid 512)
   mount_sm "segment_size=16M"
-  cp "$WORK/mid" "$MNT/mid.img" & local cp_pid=$!
-  sleep 1.5; bash "$STACK" stop proxy-keystone >/dev/null; sleep 3; bash "$STACK" start >/dev/null
-  wait $cp_pid; local rc=$?
+  cp "$WORK/mid" "$MNT/mid.img" &
+  outage proxy-keystone 1.5 3 $!; local rc=$?
   local got; got=$(server_sha mid.img); local retries; retries=$(grep -c "retry" "$WORK/$CONTAINER.log")
   local verdict=FAIL; [ $rc = 0 ] && [ "$got" = "$sum" ] && [ "$retries" -ge 1 ] && verdict=PASS
   result 3 "Swift proxy killed and restarted mid-upload" $verdict "cp exit $rc; sha256 local $sum, server $got; $retries retries logged"
@@ -124,9 +126,8 @@ scenario4() {
   local sum; sum=$(random_file mid 512)
   swiftclient upload --object-name mid.img "$CONTAINER" "$WORK/mid" >/dev/null
   mount_sm
-  (slow_sha "$MNT/mid.img" $((8 << 20)) 0.1 > "$WORK/read.sha") & local reader=$!
-  sleep 2; bash "$STACK" stop proxy-keystone >/dev/null; sleep 3; bash "$STACK" start >/dev/null
-  wait $reader; local rc=$?
+  (slow_sha "$MNT/mid.img" $((8 << 20)) 0.1 > "$WORK/read.sha") &
+  outage proxy-keystone 2 3 $!; local rc=$?
   local got; got=$(cat "$WORK/read.sha"); local retries; retries=$(grep -c "retry" "$WORK/$CONTAINER.log")
   local verdict=FAIL; [ $rc = 0 ] && [ "$got" = "$sum" ] && [ "$retries" -ge 1 ] && verdict=PASS
   result 4 "Swift proxy killed and restarted mid-read" $verdict "reader exit $rc; sha256 server $sum, read $got; $retries retries logged"
@@ -137,9 +138,8 @@ scenario5() {
   fresh_container keystone
   local sum; sum=$(random_file ks 96)
   mount_sm "segment_size=8M,expire_soon_interval=5"
-  slow_copy "$WORK/ks" "$MNT/ks.img" 2 0.8 & local cp_pid=$!
-  sleep 3; bash "$STACK" stop keystone >/dev/null; local down=$SECONDS; sleep 30; bash "$STACK" start >/dev/null
-  wait $cp_pid; local rc=$?
+  slow_copy "$WORK/ks" "$MNT/ks.img" 2 0.8 &
+  outage keystone 3 30 $!; local rc=$?
   local got; got=$(server_sha ks.img)
   local recovered; recovered=$(grep -c 're-authenticated (.*) after' "$WORK/$CONTAINER.log")
   local verdict=FAIL; [ $rc = 0 ] && [ "$got" = "$sum" ] && [ "$recovered" -ge 1 ] && verdict=PASS

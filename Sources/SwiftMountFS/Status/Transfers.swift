@@ -25,26 +25,35 @@ public final class Transfer: @unchecked Sendable {
         state = kind == .upload ? .writing : .reading
     }
 
-    func update(_ change: (inout State, inout Int, inout Int, inout Int) -> Void) {
+    private func mutate(_ change: () -> Void) {
         lock.lock()
-        change(&state, &total, &done, &segments)
-        if [.stored, .failed, .closed].contains(state), finished == nil { finished = Date() }
+        change()
+        // A file stored by fsync and then written on is in progress again.
+        finished = [.stored, .failed, .closed].contains(state) ? finished ?? Date() : nil
         lock.unlock()
     }
 
-    func grow(total newTotal: Int) { update { _, total, _, _ in total = max(total, newTotal) } }
+    func grow(total newTotal: Int) { mutate { total = max(total, newTotal) } }
     func advance(_ bytes: Int, segment: Bool = false) {
-        update { _, _, done, segments in
+        mutate {
             done += bytes
             if segment { segments += 1 }
         }
     }
-    func set(_ newState: State) { update { state, _, _, _ in state = newState } }
-
-    var isFinished: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return finished != nil
+    func set(_ newState: State) { mutate { state = newState } }
+    /// The whole file is in Swift.
+    func stored() {
+        mutate {
+            state = .stored
+            done = total
+        }
+    }
+    /// A staged file is uploaded again from its first byte.
+    func restart() {
+        mutate {
+            done = 0
+            segments = 0
+        }
     }
 
     var snapshot: TransferStatus {

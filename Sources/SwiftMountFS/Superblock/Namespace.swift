@@ -25,8 +25,8 @@ final class Namespace: @unchecked Sendable {
     private var listed: [ObjectPath: (names: Set<String>, expires: Date)] = [:]
     private let dirTTL: Double
     private let pageSize: Int
-    private(set) var hits = 0
-    private(set) var misses = 0
+    private var hits = 0
+    private var misses = 0
     /// Directories up to this size are listed again, rather than asked about one missing name
     /// (a HEAD and a listing), when their cached listing has expired.
     private static let relistLimit = 1000

@@ -285,10 +285,7 @@ final class FileWriter: @unchecked Sendable {
                 try storeStream(headers: [mtime])
             }
             dirty = false
-            transfer.update { state, total, done, _ in
-                state = .stored
-                done = total
-            }
+            transfer.stored()
         } catch {
             let fsError = FSError.from(error)
             failure = fsError
@@ -306,23 +303,10 @@ final class FileWriter: @unchecked Sendable {
                 swap(&last, &buffer)
                 try upload.submit(last)
             }
-            let segments: [SegmentRef]
-            do {
-                segments = try upload.waitForSegments()
-                try context.putManifest(object: path.key, upload: upload, segments: segments, headers: headers)
-            } catch {
-                upload.abort(keepingFirst: manifested)
-                aborted = true
-                throw error
-            }
-            manifested = segments.count
-            context.logger.info("stored \(path) (\(size) bytes, \(segments.count) segments, \(context.manifest.rawValue))")
+            manifested = try finish(upload, size: size, keepingFirst: manifested, headers: headers)
         } else {
             // Kept, not cleared: a later write may extend the file and commit it again.
-            let body = held.flatMap { $0 } + buffer
-            try context.client.put(container: context.container, object: path.key, body: body,
-                                   headers: headers + context.checksumHeader(body))
-            context.logger.debug("stored \(path) (\(size) bytes)")
+            try putWhole(held.flatMap { $0 } + buffer, headers: headers)
         }
         replaced?.deleteOldSegments(keeping: upload?.prefix, context: context)
         replaced = ReplacedObject.none
@@ -334,18 +318,12 @@ final class FileWriter: @unchecked Sendable {
     private func store(_ staged: StagedFile, headers: [(name: String, value: String)]) throws {
         let old = try ReplacedObject.find(path: path, context: context)
         guard staged.size > context.threshold else {
-            let body = try staged.read(offset: 0, count: staged.size)
-            try context.client.put(container: context.container, object: path.key, body: body,
-                                   headers: headers + context.checksumHeader(body))
+            try putWhole(staged.read(offset: 0, count: staged.size), headers: headers)
             old.deleteOldSegments(keeping: nil, context: context)
-            context.logger.debug("stored \(path) (\(staged.size) bytes, staged)")
             return
         }
         try context.ensureSegmentContainer()
-        transfer.update { _, _, done, segments in
-            done = 0
-            segments = 0
-        }
+        transfer.restart()
         let upload = SegmentedUpload(context: context, object: path.key, transfer: transfer)
         do {
             var offset = 0
@@ -354,14 +332,35 @@ final class FileWriter: @unchecked Sendable {
                 try upload.submit(staged.read(offset: offset, count: count))
                 offset += count
             }
-            let segments = try upload.waitForSegments()
-            try context.putManifest(object: path.key, upload: upload, segments: segments, headers: headers)
-            context.logger.info("stored \(path) (\(staged.size) bytes, \(segments.count) segments, staged)")
         } catch {
             upload.abort(keepingFirst: 0)
             throw error
         }
+        _ = try finish(upload, size: staged.size, keepingFirst: 0, headers: headers)
         old.deleteOldSegments(keeping: upload.prefix, context: context)
+    }
+
+    /// One PUT of the whole file.
+    private func putWhole(_ body: [UInt8], headers: [(name: String, value: String)]) throws {
+        try context.client.put(container: context.container, object: path.key, body: body,
+                               headers: headers + context.checksumHeader(body))
+        context.logger.debug("stored \(path) (\(body.count) bytes)")
+    }
+
+    /// Waits for `upload`'s segments and stores the manifest; returns the segment count. On
+    /// failure, the segments after the first `kept` (those a stored manifest refers to) are deleted.
+    private func finish(_ upload: SegmentedUpload, size: Int, keepingFirst kept: Int,
+                        headers: [(name: String, value: String)]) throws -> Int {
+        do {
+            let segments = try upload.waitForSegments()
+            try context.putManifest(object: path.key, upload: upload, segments: segments, headers: headers)
+            context.logger.info("stored \(path) (\(size) bytes, \(segments.count) segments, \(context.manifest.rawValue))")
+            return segments.count
+        } catch {
+            upload.abort(keepingFirst: kept)
+            aborted = true
+            throw error
+        }
     }
 }
 

@@ -91,19 +91,16 @@ public final class SwiftClient: Sendable {
             let started = clock.now()
             do { outcome = .success(try transport.perform(request)) } catch let e as HTTPTransportError { outcome = .failure(e) }
             let received = (call.responseSink?.bytes.count ?? 0) - sunk
-            let outcomeText: String
             switch outcome {
             case .success(let response):
                 counters.record(status: response.status, up: request.body.count, down: response.body.count + received)
-                outcomeText = "\(response.status), \(request.body.count) up, \(response.body.count + received) down"
-            case .failure(let error):
+            case .failure:
                 counters.record(status: nil, up: 0, down: received)
-                outcomeText = error.message
             }
-            // A request trace without headers: the token never reaches the log.
-            let query = call.query.isEmpty ? "" : "?" + PathEncoding.query(call.query)
-            let millis = Int(clock.now().timeIntervalSince(started) * 1000)
-            logger.trace("\(call.method.rawValue) \(call.displayPath)\(query) → \(outcomeText), \(millis) ms")
+            // A request trace without headers (the token never reaches the log), formatted only
+            // when trace logging is on.
+            let finished = clock.now()
+            logger.trace("\(Self.trace(call, outcome, sent: request.body.count, received: received, seconds: finished.timeIntervalSince(started)))")
 
             switch outcome {
             case .success(let response) where call.passStatuses.contains(response.status):
@@ -141,6 +138,17 @@ public final class SwiftClient: Sendable {
             // The ConnectionManager check before every retry: a long backoff may outlive the token.
             session = try authSession()
         }
+    }
+
+    private static func trace(_ call: Call, _ outcome: Result<HTTPResponse, HTTPTransportError>, sent: Int, received: Int,
+                              seconds: Double) -> String {
+        let query = call.query.isEmpty ? "" : "?" + PathEncoding.query(call.query)
+        let result: String
+        switch outcome {
+        case .success(let response): result = "\(response.status), \(sent) up, \(response.body.count + received) down"
+        case .failure(let error): result = error.message
+        }
+        return "\(call.method.rawValue) \(call.displayPath)\(query) → \(result), \(Int(seconds * 1000)) ms"
     }
 
     private func authSession() throws -> StorageSession {

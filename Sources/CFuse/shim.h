@@ -32,6 +32,20 @@ static inline int sm_fuse_caller_pid(void) {
     return ctx ? (int)ctx->pid : 0;
 }
 
+static inline unsigned sm_fuse_caller_uid(void) {
+    struct fuse_context *ctx = fuse_get_context();
+    return ctx ? (unsigned)ctx->uid : 0;
+}
+
+static inline unsigned sm_fuse_caller_gid(void) {
+    struct fuse_context *ctx = fuse_get_context();
+    return ctx ? (unsigned)ctx->gid : 0;
+}
+
+// utimensat(2)'s special nanosecond values and setxattr(2)'s flags, as plain constants.
+enum { SM_UTIME_NOW = UTIME_NOW, SM_UTIME_OMIT = UTIME_OMIT };
+enum { SM_XATTR_CREATE = 1, SM_XATTR_REPLACE = 2 };
+
 static inline void sm_fuse_conn_tune(struct fuse_conn_info *conn, unsigned max_write, unsigned max_readahead) {
     conn->max_write = max_write;
     conn->max_readahead = max_readahead;

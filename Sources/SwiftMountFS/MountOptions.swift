@@ -1,8 +1,15 @@
+import Glibc
 import SwiftStorage
 
 /// The mount's `-o` options that swiftmount consumes; everything else is handed to libfuse.
 public enum ManifestKind: String, Sendable, Equatable {
     case slo, dlo
+}
+
+/// Where stat(2) answers come from: each object's metadata (exact mtime, mode, owner; a HEAD per
+/// name, read ahead in parallel) or the directory listing alone (Swift's times, default modes).
+public enum AttributeSource: String, Sendable, Equatable {
+    case objects, listing
 }
 
 public struct MountOptions: Sendable, Equatable {
@@ -23,6 +30,12 @@ public struct MountOptions: Sendable, Equatable {
     /// Seconds a directory's listing answers "no such file" for names not in it (other clients'
     /// new objects show up after this; the mount's own are seen at once).
     public var dirCacheTTL: Double = 10
+    public var attributesFrom: AttributeSource = .objects
+    /// Owner and permissions of files and directories whose objects store none.
+    public var uid = getuid()
+    public var gid = getgid()
+    public var fileMode: UInt32 = 0o644
+    public var dirMode: UInt32 = 0o755
     public var reauthDeadline: Double = 120
     public var logLevel = "info"
     public var logFile: String?
@@ -90,6 +103,11 @@ public struct MountOptions: Sendable, Equatable {
                 guard let n = Int(v), n >= min else { throw ParseError(description: "option \(key)=\(v): not a whole number ≥ \(min)") }
                 return n
             }
+            func octal() throws -> UInt32 {
+                let v = try required()
+                guard let n = UInt32(v, radix: 8), n <= 0o7777 else { throw ParseError(description: "option \(key)=\(v): not an octal mode (e.g. 0644)") }
+                return n
+            }
             switch key {
             case "segment_size": o.segmentSize = try size()
             case "large_object_threshold": o.largeObjectThreshold = try size(); thresholdGiven = true
@@ -102,6 +120,19 @@ public struct MountOptions: Sendable, Equatable {
             case "max_read_buffer": o.maxReadBuffer = try size()
             case "attr_timeout": o.attrTimeout = try number()
             case "dir_cache_ttl": o.dirCacheTTL = try number()
+            case "attrs_from":
+                guard let source = AttributeSource(rawValue: try required()) else {
+                    throw ParseError(description: "option attrs_from=\(value ?? ""): use objects or listing")
+                }
+                o.attributesFrom = source
+            case "uid": o.uid = UInt32(try count(min: 0))
+            case "gid": o.gid = UInt32(try count(min: 0))
+            case "file_mode": o.fileMode = try octal()
+            case "dir_mode": o.dirMode = try octal()
+            case "umask":
+                let mask = try octal()
+                o.fileMode = 0o666 & ~mask
+                o.dirMode = 0o777 & ~mask
             case "reauth_deadline": o.reauthDeadline = try number()
             case "log_level": o.logLevel = try required()
             case "log_file": o.logFile = try required()

@@ -36,6 +36,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     private let reads: ReadContext
     private let transfers = TransferRegistry()
     private let maxObjectNameLength: Int
+    private let cluster: ClusterInfo
     private var accountUsage: AccountUsage?
     private var accountUsageFetched: Date?
     private let started = Date()
@@ -61,8 +62,9 @@ public final class SwiftFilesystem: @unchecked Sendable {
         self.options = options
         self.logger = logger
         maxObjectNameLength = cluster.maxObjectNameLength
-        namespace = Namespace(client: client, container: container, attrTTL: options.attrTimeout,
-                              dirTTL: options.dirCacheTTL, pageSize: min(10_000, cluster.containerListingLimit), logger: logger)
+        self.cluster = cluster
+        namespace = Namespace(client: client, container: container, options: options,
+                              pageSize: min(10_000, cluster.containerListingLimit), logger: logger)
         uploads = UploadContext(client: client, container: container, options: options, cluster: cluster,
                                 transfers: transfers, logger: logger)
         reads = ReadContext(client: client, container: container, options: options, transfers: transfers, logger: logger)
@@ -74,9 +76,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     /// read): the open handle answers without the network, so a server outage does not fail reads.
     public func getattr(_ path: String, handle: UInt64? = nil) throws -> FileAttributes {
         let p = try objectPath(path)
-        if let writer = writer(for: p) {
-            return FileAttributes(kind: .file, size: writer.currentSize, mtime: Date())
-        }
+        if let writer = writer(for: p) { return writer.attributes }
         if let handle, case .reader(let reader)? = try? file(handle) {
             return reader.attributes
         }
@@ -92,14 +92,37 @@ public final class SwiftFilesystem: @unchecked Sendable {
         let pending = writers.values.filter { $0.path.parent == p && !listed.contains($0.path.name) }
         lock.unlock()
         for writer in pending {
-            entries.append(DirectoryEntry(name: writer.path.name,
-                                          attributes: FileAttributes(kind: .file, size: writer.currentSize, mtime: Date())))
+            entries.append(DirectoryEntry(name: writer.path.name, attributes: writer.attributes))
         }
         return entries
     }
 
-    public func mkdir(_ path: String) throws {
-        try namespace.makeDirectory(objectPath(path))
+    /// Who creates a file or directory, as the kernel says.
+    public struct Creator: Sendable {
+        public var mode: UInt32
+        public var uid: UInt32
+        public var gid: UInt32
+
+        public init(mode: UInt32, uid: UInt32, gid: UInt32) {
+            self.mode = mode
+            self.uid = uid
+            self.gid = gid
+        }
+    }
+
+    /// A new object's metadata: its mode and owner where they differ from the mount's defaults
+    /// (so most objects carry none, and look the same to other Swift clients).
+    private func metadata(for creator: Creator, directory: Bool) -> [String: String] {
+        var metadata: [String: String] = [:]
+        let mode = creator.mode & 0o7777
+        if mode != (directory ? options.dirMode : options.fileMode) { metadata[ObjectMetadata.modeKey] = String(mode, radix: 8) }
+        if creator.uid != options.uid { metadata[ObjectMetadata.uidKey] = String(creator.uid) }
+        if creator.gid != options.gid { metadata[ObjectMetadata.gidKey] = String(creator.gid) }
+        return metadata
+    }
+
+    public func mkdir(_ path: String, creator: Creator) throws {
+        try namespace.makeDirectory(objectPath(path), metadata: metadata(for: creator, directory: true))
     }
 
     public func rmdir(_ path: String) throws {
@@ -112,7 +135,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
         let p = ObjectPath(path)
         namespace.forget(p)
         guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
-        if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
+        if namespace.attributes(p, info).kind == .directory { throw FSError(EISDIR) }
         try client.delete(container: container, object: p.key, staticLargeObject: info.isStaticLargeObject)
         namespace.forget(p)
         if let manifest = info.dynamicManifest {
@@ -154,7 +177,11 @@ public final class SwiftFilesystem: @unchecked Sendable {
             try renameDirectory(source, to: target)
         } else {
             if existing?.kind == .directory { throw FSError(EISDIR) }
-            try renameObject(source.key, to: target.key)
+            if attributes.kind == .symlink {
+                try renameSymlink(source, to: target)
+            } else {
+                try renameObject(source.key, to: target.key)
+            }
         }
         namespace.forget(source)
         namespace.forget(target)
@@ -167,6 +194,16 @@ public final class SwiftFilesystem: @unchecked Sendable {
         try client.copy(container: container, from: from, to: to, manifestOnly: isManifest)
         try client.delete(container: container, object: from)
         replaced.deleteOldSegments(keeping: nil, context: uploads)
+    }
+
+    /// A symlink is made again at its new place: a relative target means something else there,
+    /// and a server-side copy of a symlink would copy what it points to.
+    private func renameSymlink(_ from: ObjectPath, to: ObjectPath) throws {
+        let text = try namespace.linkTarget(from)
+        var metadata = try namespace.metadata(from)
+        metadata[ObjectMetadata.symlinkKey] = ObjectMetadata.encode(value: Array(text.utf8))
+        try storeSymlink(to, text: text, metadata: metadata)
+        try client.delete(container: container, object: from.key)
     }
 
     private func renameDirectory(_ from: ObjectPath, to: ObjectPath) throws {
@@ -240,7 +277,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     /// Read-only extended attributes of a file uploaded through this mount (while it is written
     /// and for a while after): `user.swiftmount.upload_state` (writing, storing, stored, failed),
     /// `user.swiftmount.bytes_uploaded` (acknowledged by Swift), `user.swiftmount.bytes_written`.
-    public func extendedAttributes(_ path: String) -> [(name: String, value: String)] {
+    func uploadAttributes(_ path: String) -> [(name: String, value: String)] {
         guard let upload = transfers.latestUpload(of: ObjectPath(path).description) else { return [] }
         return [("user.swiftmount.upload_state", upload.state.rawValue),
                 ("user.swiftmount.bytes_uploaded", String(upload.bytesDone)),
@@ -288,10 +325,11 @@ public final class SwiftFilesystem: @unchecked Sendable {
     // MARK: - Files
 
     /// `caller` is the process id of the opener: see `flush`.
-    public func create(_ path: String, caller: Int32) throws -> UInt64 {
+    public func create(_ path: String, creator: Creator, caller: Int32) throws -> UInt64 {
         let p = try objectPath(path)
         guard !p.isRoot else { throw FSError(EISDIR) }
-        return try register(writer: FileWriter(path: p, opener: caller, context: uploads, new: true))
+        return try register(writer: FileWriter(path: p, opener: caller, context: uploads, new: true,
+                                               metadata: metadata(for: creator, directory: false)))
     }
 
     public func open(_ path: String, mode: OpenMode, caller: Int32) throws -> UInt64 {
@@ -302,12 +340,13 @@ public final class SwiftFilesystem: @unchecked Sendable {
         }
         // A fresh HEAD pins the version this handle reads (open-time consistency).
         guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
-        if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
+        if namespace.attributes(p, info).kind == .directory { throw FSError(EISDIR) }
         if mode.write {
-            return try register(writer: try stagedWriter(p, info: info, keeping: info.size, caller: caller))
+            // Staged on the first write: touch(1) or a chmod through an open descriptor costs no download.
+            return try register(writer: FileWriter(path: p, opener: caller, context: uploads, existingSize: info.size,
+                                                   metadata: info.metadata) { [self] in try stage(p, info: info, keeping: info.size) })
         }
-        let reader = FileReader(path: p, size: info.size, etag: info.etag,
-                                mtime: Namespace.mtime(meta: info.metadata, fallback: info.lastModified), context: reads)
+        let reader = FileReader(path: p, size: info.size, etag: info.etag, attributes: namespace.attributes(p, info), context: reads)
         lock.lock()
         defer { lock.unlock() }
         let handle = nextHandle
@@ -316,8 +355,8 @@ public final class SwiftFilesystem: @unchecked Sendable {
         return handle
     }
 
-    /// A writer over a local copy of the object's first `keeping` bytes (changing a file in place).
-    private func stagedWriter(_ p: ObjectPath, info: ObjectInfo, keeping: Int, caller: Int32) throws -> FileWriter {
+    /// A local copy of the object's first `keeping` bytes (changing a file in place).
+    private func stage(_ p: ObjectPath, info: ObjectInfo, keeping: Int) throws -> StagedFile {
         let count = min(keeping, info.size)
         let staged: StagedFile
         do {
@@ -334,7 +373,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
             throw fsError
         }
         logger.debug("\(p): \(count) bytes staged for changing in place")
-        return FileWriter(path: p, opener: caller, context: uploads, staged: staged)
+        return staged
     }
 
     private func register(writer: FileWriter) throws -> UInt64 {
@@ -396,7 +435,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
         guard case .writer(let writer) = try file(handle), caller == writer.opener,
               !process(caller, stillHolds: writer.path) else { return }
         try writer.commit()
-        namespace.remember(writer.path, FileAttributes(kind: .file, size: writer.currentSize, mtime: Date()))
+        namespace.remember(writer.path, writer.storedAttributes, metadata: writer.storedMetadata)
     }
 
     /// Whether a process has a descriptor open on `path` of this mount (after closing one).
@@ -445,12 +484,103 @@ public final class SwiftFilesystem: @unchecked Sendable {
             return
         }
         guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
-        if info.contentType == Namespace.directoryContentType && info.size == 0 { throw FSError(EISDIR) }
+        if namespace.attributes(p, info).kind == .directory { throw FSError(EISDIR) }
         if size == info.size { return }
-        let writer = try stagedWriter(p, info: info, keeping: size, caller: 0)
+        let writer = FileWriter(path: p, opener: 0, context: uploads, staged: try stage(p, info: info, keeping: size),
+                                metadata: info.metadata)
         defer { writer.close() }
         try writer.truncate(to: size)
         try writer.commit()
-        namespace.remember(p, FileAttributes(kind: .file, size: size, mtime: Date()))
+        namespace.remember(p, writer.storedAttributes, metadata: writer.storedMetadata)
+    }
+
+    // MARK: - Metadata, symlinks and extended attributes
+
+    /// chmod, chown, utimens, setxattr, removexattr: one POST with all of the object's metadata
+    /// (Swift replaces it whole), read fresh first. A file open for writing stores the change
+    /// with its content; a directory without a marker gets one; the root keeps its attributes in
+    /// the container's metadata; a symlink is stored again (Swift answers a POST to a symlink
+    /// with a redirect to its target).
+    func changeMetadata(_ path: String, _ change: MetadataChange) throws {
+        let p = try objectPath(path)
+        if let writer = writer(for: p), try writer.change(change) { return }
+        let limits = cluster.metadataLimits
+        if p.isRoot {
+            let old = try namespace.metadata(p)
+            var metadata = old
+            try change.apply(to: &metadata, limits: limits)
+            try client.updateContainerMetadata(container, metadata, removing: old.keys.filter { metadata[$0] == nil })
+            namespace.forget(p)
+            return
+        }
+        let attributes = try namespace.lookup(p)
+        let key = attributes.kind == .directory ? p.directoryMarker : p.key
+        let info = try client.head(container: container, object: key)
+        var metadata = info?.metadata ?? [:]
+        try change.apply(to: &metadata, limits: limits)
+        namespace.forget(p)
+        switch (info, attributes.kind) {
+        case (nil, .directory):
+            try client.put(container: container, object: key, body: [],
+                           headers: SwiftClient.metadataHeaders(metadata) + [("Content-Type", Namespace.directoryContentType)])
+        case (nil, _):
+            throw FSError(ENOENT)
+        case (let info?, .symlink):
+            try client.putSymlink(container: container, object: key, target: info.symlinkTarget, metadata: metadata)
+        case (let info?, _):
+            guard try client.setMetadata(container: container, object: key, metadata: metadata,
+                                         dynamicManifest: info.dynamicManifest) else { throw FSError(ENOENT) }
+        }
+    }
+
+    /// symlink(2). Inside the mount, a Swift symlink (other Swift clients follow it) when the
+    /// cluster has the middleware; a target outside the mount, or no middleware, makes a plain
+    /// object typed `application/symlink`. Either way the exact text is kept for readlink.
+    public func symlink(_ target: String, at path: String, creator: Creator) throws {
+        let p = try objectPath(path)
+        if (try? namespace.lookup(p)) != nil { throw FSError(EEXIST) }
+        var metadata = metadata(for: creator, directory: false)
+        metadata[ObjectMetadata.modeKey] = nil
+        let encoded = ObjectMetadata.encode(value: Array(target.utf8))
+        guard encoded.utf8.count <= cluster.metadataLimits.valueLength else {
+            throw FSError(ENAMETOOLONG, "symlink target of \(p): Swift keeps \(cluster.metadataLimits.valueLength) bytes")
+        }
+        metadata[ObjectMetadata.symlinkKey] = encoded
+        try storeSymlink(p, text: target, metadata: metadata)
+    }
+
+    private func storeSymlink(_ p: ObjectPath, text: String, metadata: [String: String]) throws {
+        let inside = cluster.symlinks ? SymlinkTarget.resolve(text, from: p, mountpoint: mountpoint) : nil
+        try client.putSymlink(container: container, object: p.key,
+                              target: inside.map { SwiftClient.symlinkTarget(container: container, object: $0.key) },
+                              metadata: metadata)
+        namespace.remember(p, FileAttributes(kind: .symlink, size: text.utf8.count, metadata: metadata, lastModified: Date(),
+                                             linkTarget: text), metadata: metadata)
+    }
+
+    public func readlink(_ path: String) throws -> String {
+        try namespace.linkTarget(objectPath(path))
+    }
+
+    /// An extended attribute's value: the upload state (see `uploadAttributes`), or an
+    /// `X-Object-Meta-*` item. Names outside `user.` have none (ENODATA, without a request).
+    public func extendedAttribute(_ path: String, name: String) throws -> [UInt8] {
+        guard name.hasPrefix(ObjectMetadata.xattrPrefix) else { throw FSError(ENODATA) }
+        if let state = uploadAttributes(path).first(where: { $0.name == name }) { return Array(state.value.utf8) }
+        let p = try objectPath(path)
+        if let writer = writer(for: p), let key = ObjectMetadata.key(forAttribute: name) {
+            guard let value = writer.attributesMetadata[key] else { throw FSError(ENODATA) }
+            return ObjectMetadata.decode(value: value)
+        }
+        guard let key = ObjectMetadata.key(forAttribute: name), let value = try namespace.metadata(p)[key] else {
+            throw FSError(ENODATA)
+        }
+        return ObjectMetadata.decode(value: value)
+    }
+
+    public func extendedAttributeNames(_ path: String) throws -> [String] {
+        let p = try objectPath(path)
+        let metadata = try writer(for: p)?.attributesMetadata ?? namespace.metadata(p)
+        return uploadAttributes(path).map(\.name) + metadata.keys.sorted().map(ObjectMetadata.attributeName(forKey:))
     }
 }

@@ -124,22 +124,30 @@ public enum FuseMount {
         return Int32(bytes.count)
     }
 
+    static func creator(_ mode: mode_t) -> SwiftFilesystem.Creator {
+        SwiftFilesystem.Creator(mode: UInt32(mode), uid: sm_fuse_caller_uid(), gid: sm_fuse_caller_gid())
+    }
+
     static func fill(_ st: UnsafeMutablePointer<stat>, _ a: FileAttributes) {
         memset(st, 0, MemoryLayout<stat>.size)
+        let options = fs.options
         switch a.kind {
         case .directory:
-            st.pointee.st_mode = S_IFDIR | 0o755
+            st.pointee.st_mode = S_IFDIR | (a.mode ?? options.dirMode)
             st.pointee.st_nlink = 2
         case .file:
-            st.pointee.st_mode = S_IFREG | 0o644
+            st.pointee.st_mode = S_IFREG | (a.mode ?? options.fileMode)
+            st.pointee.st_nlink = 1
+        case .symlink:
+            st.pointee.st_mode = S_IFLNK | 0o777
             st.pointee.st_nlink = 1
         }
         st.pointee.st_size = a.size
         st.pointee.st_blocks = (a.size + 511) / 512
         // cp writes in st_blksize units: 1 MiB makes for 1 MiB FUSE writes instead of 128 KiB.
         st.pointee.st_blksize = 1 << 20
-        st.pointee.st_uid = getuid()
-        st.pointee.st_gid = getgid()
+        st.pointee.st_uid = a.uid ?? options.uid
+        st.pointee.st_gid = a.gid ?? options.gid
         let seconds = a.mtime.timeIntervalSince1970
         let ts = timespec(tv_sec: Int(seconds.rounded(.down)), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
         st.pointee.st_mtim = ts
@@ -179,7 +187,9 @@ public enum FuseMount {
                 return 0
             }
         }
-        ops.mkdir = { p, _ in FuseMount.perform { try FuseMount.fs.mkdir(FuseMount.path(p)); return 0 } }
+        ops.mkdir = { p, mode in
+            FuseMount.perform { try FuseMount.fs.mkdir(FuseMount.path(p), creator: FuseMount.creator(mode)); return 0 }
+        }
         ops.rmdir = { p in FuseMount.perform { try FuseMount.fs.rmdir(FuseMount.path(p)); return 0 } }
         ops.rename = { from, to, flags in
             FuseMount.perform {
@@ -193,9 +203,9 @@ public enum FuseMount {
         ops.unlink = { p in FuseMount.perform { try FuseMount.fs.unlink(FuseMount.path(p)); return 0 } }
         // Swift has no hard links.
         ops.link = { _, _ in -EPERM }
-        ops.create = { p, _, fi in
+        ops.create = { p, mode, fi in
             FuseMount.perform {
-                let handle = try FuseMount.fs.create(FuseMount.path(p), caller: sm_fuse_caller_pid())
+                let handle = try FuseMount.fs.create(FuseMount.path(p), creator: FuseMount.creator(mode), caller: sm_fuse_caller_pid())
                 fi?.pointee.fh = handle
                 return 0
             }
@@ -254,25 +264,77 @@ public enum FuseMount {
                 return 0
             }
         }
-        // Upload state as read-only attributes; size 0 asks how much room the answer needs.
+        // Size 0 asks how much room the answer needs.
         ops.getxattr = { p, name, value, size in
             FuseMount.perform {
                 guard let name else { return -EINVAL }
-                let wanted = String(cString: name)
-                guard let found = FuseMount.fs.extendedAttributes(try FuseMount.path(p)).first(where: { $0.name == wanted }) else {
-                    return -ENODATA
-                }
-                return FuseMount.copyOut(Array(found.value.utf8), to: value, size: size)
+                let found = try FuseMount.fs.extendedAttribute(FuseMount.path(p), name: String(cString: name))
+                return FuseMount.copyOut(found, to: value, size: size)
             }
         }
         ops.listxattr = { p, list, size in
             FuseMount.perform {
-                let names: [UInt8] = FuseMount.fs.extendedAttributes(try FuseMount.path(p)).flatMap { Array($0.name.utf8) + [0] }
+                let names: [UInt8] = try FuseMount.fs.extendedAttributeNames(FuseMount.path(p)).flatMap { Array($0.utf8) + [0] }
                 return FuseMount.copyOut(names, to: list, size: size)
             }
         }
-        // Accepted so touch(1) works on existing files; mtimes are stored at upload time.
-        ops.utimens = { _, _, _ in 0 }
+        ops.setxattr = { p, name, value, size, flags in
+            FuseMount.perform {
+                guard let name else { return -EINVAL }
+                let bytes = value.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+                try FuseMount.fs.changeMetadata(FuseMount.path(p), .setAttribute(
+                    name: String(cString: name), value: bytes,
+                    createOnly: flags & Int32(SM_XATTR_CREATE) != 0, replaceOnly: flags & Int32(SM_XATTR_REPLACE) != 0))
+                return 0
+            }
+        }
+        ops.removexattr = { p, name in
+            FuseMount.perform {
+                guard let name else { return -EINVAL }
+                try FuseMount.fs.changeMetadata(FuseMount.path(p), .removeAttribute(name: String(cString: name)))
+                return 0
+            }
+        }
+        ops.chmod = { p, mode, _ in
+            FuseMount.perform { try FuseMount.fs.changeMetadata(FuseMount.path(p), .mode(UInt32(mode))); return 0 }
+        }
+        // (uid_t)-1 leaves that id as it is.
+        ops.chown = { p, uid, gid, _ in
+            FuseMount.perform {
+                try FuseMount.fs.changeMetadata(FuseMount.path(p), .owner(uid: uid == UInt32.max ? nil : uid,
+                                                                          gid: gid == UInt32.max ? nil : gid))
+                return 0
+            }
+        }
+        // Only the mtime is stored (Swift has no atime).
+        ops.utimens = { p, times, _ in
+            FuseMount.perform {
+                var mtime = Date()
+                if let times {
+                    let ts = times[1]
+                    if ts.tv_nsec == Int(SM_UTIME_OMIT) { return 0 }
+                    if ts.tv_nsec != Int(SM_UTIME_NOW) { mtime = Date(timeIntervalSince1970: Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9) }
+                }
+                try FuseMount.fs.changeMetadata(FuseMount.path(p), .mtime(mtime))
+                return 0
+            }
+        }
+        ops.symlink = { target, p in
+            FuseMount.perform {
+                guard let target else { return -EINVAL }
+                try FuseMount.fs.symlink(String(cString: target), at: FuseMount.path(p), creator: FuseMount.creator(0o777))
+                return 0
+            }
+        }
+        // readlink(2) gets the text cut to the buffer, NUL-terminated (libfuse's convention).
+        ops.readlink = { p, buffer, size in
+            FuseMount.perform {
+                guard let buffer, size > 0 else { return -EINVAL }
+                let bytes = Array(try FuseMount.fs.readlink(FuseMount.path(p)).utf8.prefix(size - 1)) + [0]
+                bytes.withUnsafeBytes { if let base = $0.baseAddress { memcpy(buffer, base, bytes.count) } }
+                return 0
+            }
+        }
         ops.statfs = { _, sv in
             guard let sv else { return -EINVAL }
             let s = FuseMount.fs.statfs()

@@ -84,19 +84,18 @@ final class FileReader: @unchecked Sendable {
     /// Windows in flight ahead of the reader: one keeps the link busy while the other is consumed.
     private static let windowsAhead = 2
 
-    let mtime: Date
+    /// As they were at open: fstat on the handle answers from these.
+    let attributes: FileAttributes
     private let transfer: Transfer
 
-    init(path: ObjectPath, size: Int, etag: String, mtime: Date, context: ReadContext) {
+    init(path: ObjectPath, size: Int, etag: String, attributes: FileAttributes, context: ReadContext) {
         self.path = path
         self.size = size
         self.etag = etag
-        self.mtime = mtime
+        self.attributes = attributes
         self.context = context
         transfer = context.transfers.start(.read, path: path.description, total: size)
     }
-
-    var attributes: FileAttributes { FileAttributes(kind: .file, size: size, mtime: mtime) }
 
     /// The bytes at `offset`, as slices of the fetched windows (usually one), so the FUSE layer
     /// copies them once into the kernel's buffer.

@@ -5,16 +5,31 @@ import SwiftStorage
 
 /// The directory tree over a flat container: pseudo-directories from `delimiter=/` listings and
 /// directory marker objects, with an attribute cache filled by listings and HEADs.
+///
+/// A listing tells names, sizes, types and Swift's last-modified time, but not the metadata that
+/// holds mtime, mode and owner. By default a stat of a listed name reads its object (a HEAD, or
+/// the directory marker's), and a run of stats in listing order (ls -l, rsync, du) reads the next
+/// names ahead in parallel, as read-ahead does for data; `attrs_from=listing` takes listings as
+/// they are and never asks per name.
 final class Namespace: @unchecked Sendable {
     private let client: SwiftClient
     private let container: String
     private let attrTTL: Double
+    private let exactAttributes: Bool
     private let logger: Logger
 
+    struct Entry {
+        var attributes: FileAttributes
+        var expires: Date
+        /// False for sizes a listing cannot be trusted with: a dynamic large object lists as 0
+        /// bytes, so empty-looking files are always read.
+        var verified: Bool
+        /// The object's metadata, when it was read or written by the mount (nil: from a listing).
+        var metadata: [String: String]?
+    }
+
     private let lock = NSLock()
-    /// `verified` is false for sizes a listing cannot be trusted with: a dynamic large object
-    /// lists as 0 bytes, so empty-looking files get a HEAD on first lookup.
-    private var cache: [ObjectPath: (attributes: FileAttributes, expires: Date, verified: Bool)] = [:]
+    private var cache: [ObjectPath: Entry] = [:]
     /// Names found absent, until when: creating a file looks its name up several times, and each
     /// miss costs a HEAD and a listing. The mount's own creates clear an entry at once; an object
     /// another client creates shows up within `attrTTL`.
@@ -23,6 +38,14 @@ final class Namespace: @unchecked Sendable {
     /// a name missing from one is absent without asking Swift. Kept exact for the mount's own
     /// creates; any other change through the mount drops the directory's entry.
     private var listed: [ObjectPath: (names: Set<String>, expires: Date)] = [:]
+    /// Each listed directory's names in listing order, for reading attributes ahead.
+    private var order: [ObjectPath: (names: [String], index: [String: Int])] = [:]
+    /// Where the last stat in a directory was, in listing order: the next one starts read-ahead.
+    private var lastStat: [ObjectPath: Int] = [:]
+    /// Objects being read, so a stat waits for the read already under way.
+    private var inflight: [ObjectPath: Pending<Entry?>] = [:]
+    private let readAhead: WorkerPool
+    private static let readAheadWindow = 32
     private let dirTTL: Double
     private let pageSize: Int
     private var hits = 0
@@ -31,29 +54,55 @@ final class Namespace: @unchecked Sendable {
     /// (a HEAD and a listing), when their cached listing has expired.
     private static let relistLimit = 1000
 
-    init(client: SwiftClient, container: String, attrTTL: Double, dirTTL: Double, pageSize: Int, logger: Logger) {
+    init(client: SwiftClient, container: String, options: MountOptions, pageSize: Int, logger: Logger) {
         self.client = client
         self.container = container
-        self.attrTTL = attrTTL
-        self.dirTTL = dirTTL
+        self.attrTTL = options.attrTimeout
+        self.dirTTL = options.dirCacheTTL
+        self.exactAttributes = options.attributesFrom == .objects
         self.pageSize = pageSize
         self.logger = logger
+        readAhead = WorkerPool(name: "stat", threads: 8)
     }
 
     static let directoryContentType = "application/directory"
+    static let symlinkContentType = "application/symlink"
+
+    static func kind(contentType: String, size: Int, symlink: Bool) -> FileKind {
+        if symlink || contentType == symlinkContentType { return .symlink }
+        return contentType == directoryContentType && size == 0 ? .directory : .file
+    }
 
     func lookup(_ path: ObjectPath) throws -> FileAttributes {
-        if path.isRoot { return FileAttributes(kind: .directory, size: 0, mtime: Date()) }
+        try entry(path).attributes
+    }
+
+    /// The object's metadata (`X-Object-Meta-*`; a directory's marker's, the root's container's).
+    func metadata(_ path: ObjectPath) throws -> [String: String] {
+        if let metadata = try entry(path).metadata { return metadata }
+        guard let fresh = try read(path, hint: nil) else { throw FSError(ENOENT) }
+        return fresh.metadata ?? [:]
+    }
+
+    private func entry(_ path: ObjectPath) throws -> Entry {
+        if exactAttributes { readAheadIfSequential(path) }
         if let known = cached(path) { count(hit: true); return known }
         if isKnownAbsent(path) { count(hit: true); throw FSError(ENOENT) }
         // Checking absence may have listed the parent again, which fills the cache.
         if let known = cached(path) { count(hit: true); return known }
         count(hit: false)
         do {
-            return try fetch(path)
+            lock.lock()
+            let hint = cache[path]?.attributes.kind
+            lock.unlock()
+            guard let found = try read(path, hint: hint) else { throw FSError(ENOENT) }
+            return found
         } catch SwiftError.unavailable(let why) {
             // The server is away: what was known a moment ago beats failing stat(2) outright.
-            if let stale = cached(path, allowExpired: true) {
+            lock.lock()
+            let stale = cache[path]
+            lock.unlock()
+            if let stale {
                 logger.notice("\(path): \(why); answering with cached attributes")
                 return stale
             }
@@ -61,24 +110,106 @@ final class Namespace: @unchecked Sendable {
         }
     }
 
-    private func fetch(_ path: ObjectPath) throws -> FileAttributes {
-        if let info = try client.head(container: container, object: path.key) {
-            let kind: FileKind = info.contentType == Self.directoryContentType && info.size == 0 ? .directory : .file
-            let attributes = FileAttributes(kind: kind, size: info.size, mtime: Self.mtime(meta: info.metadata, fallback: info.lastModified))
-            remember(path, attributes)
-            return attributes
+    /// Reads one path's attributes from Swift, or waits for the read already under way.
+    private func read(_ path: ObjectPath, hint: FileKind?) throws -> Entry? {
+        lock.lock()
+        if let pending = inflight[path] {
+            lock.unlock()
+            return try pending.wait()
         }
-        // No object: a directory exists if anything is stored under its prefix.
+        let pending = Pending<Entry?>()
+        inflight[path] = pending
+        lock.unlock()
+        return try perform(path, hint: hint, pending)
+    }
+
+    private func perform(_ path: ObjectPath, hint: FileKind?, _ pending: Pending<Entry?>) throws -> Entry? {
+        let outcome = Result { try fetch(path, hint: hint) }
+        lock.lock()
+        inflight[path] = nil
+        lock.unlock()
+        pending.fulfill(outcome)
+        return try outcome.get()
+    }
+
+    private func fetch(_ path: ObjectPath, hint: FileKind?) throws -> Entry? {
+        if path.isRoot {
+            // The root's attributes live in the container's metadata.
+            let metadata = (try? client.containerMetadata(container)) ?? [:]
+            return remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: Date()), metadata: metadata)
+        }
+        if hint != .directory, let info = try client.head(container: container, object: path.key) {
+            return remember(path, attributes(path, info), metadata: info.metadata)
+        }
+        // No object: a directory exists if anything is stored under its prefix; its marker, if
+        // any, lists first and holds its metadata.
         let page = try client.list(container: container, prefix: path.directoryPrefix, delimiter: "/", limit: 1)
-        guard !page.isEmpty else {
+        guard let first = page.first else {
             lock.lock()
             absent[path] = Date().addingTimeInterval(attrTTL)
+            cache[path] = nil
             lock.unlock()
-            throw FSError(ENOENT)
+            return nil
         }
-        let attributes = FileAttributes(kind: .directory, size: 0, mtime: Date())
-        remember(path, attributes)
-        return attributes
+        var metadata: [String: String] = [:]
+        var lastModified = Date()
+        if case .object(let marker) = first, marker.name == path.directoryMarker,
+           let info = try client.head(container: container, object: marker.name) {
+            metadata = info.metadata
+            lastModified = info.lastModified ?? lastModified
+        }
+        return remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: lastModified),
+                        metadata: metadata)
+    }
+
+    /// What an object's HEAD says of `path`.
+    func attributes(_ path: ObjectPath, _ info: ObjectInfo) -> FileAttributes {
+        let kind = Self.kind(contentType: info.contentType, size: info.size, symlink: info.symlinkTarget != nil)
+        var linkTarget: String?
+        if kind == .symlink {
+            linkTarget = info.metadata[ObjectMetadata.symlinkKey].map { String(decoding: ObjectMetadata.decode(value: $0), as: UTF8.self) }
+                ?? info.symlinkTarget.map { SymlinkTarget.relative(header: $0, from: path, container: container) }
+                ?? ""
+        }
+        return FileAttributes(kind: kind, size: linkTarget.map { $0.utf8.count } ?? info.size,
+                              metadata: info.metadata, lastModified: info.lastModified, linkTarget: linkTarget)
+    }
+
+    /// readlink(2): a listing does not say where a symlink points, so this may read the object.
+    func linkTarget(_ path: ObjectPath) throws -> String {
+        var attributes = try lookup(path)
+        guard attributes.kind == .symlink else { throw FSError(EINVAL) }
+        if attributes.linkTarget == nil, let fresh = try read(path, hint: .symlink) { attributes = fresh.attributes }
+        guard let target = attributes.linkTarget else { throw FSError(EINVAL) }
+        return target
+    }
+
+    /// A stat right after the previous name's, in listing order: read the next names ahead.
+    private func readAheadIfSequential(_ path: ObjectPath) {
+        let directory = path.parent
+        lock.lock()
+        guard let listing = order[directory], let index = listing.index[path.name] else {
+            lock.unlock()
+            return
+        }
+        let sequential = lastStat[directory] == index - 1
+        lastStat[directory] = index
+        var batch: [(ObjectPath, FileKind?, Pending<Entry?>)] = []
+        if sequential {
+            let now = Date()
+            for name in listing.names[(index + 1)..<min(listing.names.count, index + 1 + Self.readAheadWindow)] {
+                let child = directory.child(name)
+                if let known = cache[child], known.metadata != nil, known.expires > now { continue }
+                if inflight[child] != nil { continue }
+                let pending = Pending<Entry?>()
+                inflight[child] = pending
+                batch.append((child, cache[child]?.attributes.kind, pending))
+            }
+        }
+        lock.unlock()
+        for (child, hint, pending) in batch {
+            readAhead.submit { [self] in _ = try? perform(child, hint: hint, pending) }
+        }
     }
 
     func list(_ directory: ObjectPath) throws -> [DirectoryEntry] {
@@ -96,38 +227,48 @@ final class Namespace: @unchecked Sendable {
                 let child = String(object.name.dropFirst(prefix.count))
                 // The directory's own marker object lists as an empty name.
                 if child.isEmpty { continue }
-                let isMarker = object.contentType == Self.directoryContentType && object.bytes == 0
+                let kind = Self.kind(contentType: object.contentType, size: object.bytes, symlink: object.symlinkPath != nil)
                 item = DirectoryEntry(name: child, attributes: FileAttributes(
-                    kind: isMarker ? .directory : .file, size: object.bytes,
-                    mtime: object.lastModified ?? Date(timeIntervalSince1970: 0)))
+                    kind: kind, size: object.bytes, mtime: object.lastModified ?? Date(timeIntervalSince1970: 0)))
             }
             guard !item.name.isEmpty, !item.name.contains("/"), seen.insert(item.name).inserted else { continue }
             result.append(item)
         }
         lock.lock()
-        let expires = Date().addingTimeInterval(attrTTL)
+        let now = Date()
+        let expires = now.addingTimeInterval(attrTTL)
         // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
         // PUT (container updates are asynchronous), and "absent" must never hide our own file.
         var names = Set(result.map(\.name))
-        for (path, entry) in cache where entry.verified && path.parent == directory && !path.isRoot { names.insert(path.name) }
-        listed[directory] = (names, Date().addingTimeInterval(dirTTL))
-        for item in result {
-            let child = ObjectPath(directory.key.isEmpty ? item.name : directory.key + "/" + item.name)
-            // A directory listed only as a subdir has no mtime; do not let it replace a HEAD result.
-            if item.attributes.kind == .directory, cache[child] != nil { continue }
-            let verified = item.attributes.kind == .directory || item.attributes.size > 0
-            cache[child] = (item.attributes, expires, verified)
+        for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot { names.insert(path.name) }
+        listed[directory] = (names, now.addingTimeInterval(dirTTL))
+        let ordered = result.map(\.name)
+        order[directory] = (ordered, Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
+        lastStat[directory] = nil
+        for var item in result {
+            let child = directory.child(item.name)
+            // What was read from the object stays while fresh and the listing agrees on its size
+            // (a listing has no metadata, and a pseudo-directory not even an mtime).
+            if let known = cache[child], known.metadata != nil, known.expires > now,
+               known.attributes.kind == item.attributes.kind,
+               item.attributes.kind == .directory || known.attributes.size == item.attributes.size {
+                continue
+            }
+            if item.attributes.kind == .symlink { item.attributes.size = 0 }
+            let verified = item.attributes.kind != .file || item.attributes.size > 0
+            cache[child] = Entry(attributes: item.attributes, expires: expires, verified: verified, metadata: nil)
             absent[child] = nil
         }
         lock.unlock()
         return result
     }
 
-    func makeDirectory(_ path: ObjectPath) throws {
+    /// Creates a directory marker carrying `metadata` (mode and owner, when not the defaults).
+    func makeDirectory(_ path: ObjectPath, metadata: [String: String]) throws {
         if (try? lookup(path)) != nil { throw FSError(EEXIST) }
         try client.put(container: container, object: path.directoryMarker, body: [],
-                       headers: [("Content-Type", Self.directoryContentType)])
-        remember(path, FileAttributes(kind: .directory, size: 0, mtime: Date()))
+                       headers: SwiftClient.metadataHeaders(metadata) + [("Content-Type", Self.directoryContentType)])
+        remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: Date()), metadata: metadata)
         lock.lock()
         listed[path] = ([], Date().addingTimeInterval(dirTTL))
         lock.unlock()
@@ -151,12 +292,16 @@ final class Namespace: @unchecked Sendable {
         if !removedMarker && !removedPlain && page.isEmpty { throw FSError(ENOENT) }
     }
 
-    func remember(_ path: ObjectPath, _ attributes: FileAttributes) {
+    /// Records what the mount itself stored (or just read) at `path`.
+    @discardableResult
+    func remember(_ path: ObjectPath, _ attributes: FileAttributes, metadata: [String: String]) -> Entry {
+        let entry = Entry(attributes: attributes, expires: Date().addingTimeInterval(attrTTL), verified: true, metadata: metadata)
         lock.lock()
-        cache[path] = (attributes, Date().addingTimeInterval(attrTTL), true)
+        cache[path] = entry
         absent[path] = nil
-        listed[path.parent]?.names.insert(path.name)
+        if !path.isRoot { listed[path.parent]?.names.insert(path.name) }
         lock.unlock()
+        return entry
     }
 
     private func count(hit: Bool) {
@@ -178,10 +323,12 @@ final class Namespace: @unchecked Sendable {
         absent[path] = nil
         listed[path.parent] = nil
         listed[path] = nil
+        order[path] = nil
         lock.unlock()
     }
 
     private func isKnownAbsent(_ path: ObjectPath) -> Bool {
+        if path.isRoot { return false }
         lock.lock()
         if let parent = listed[path.parent], parent.expires < Date() {
             listed[path.parent] = nil
@@ -199,17 +346,54 @@ final class Namespace: @unchecked Sendable {
         return true
     }
 
-    private func cached(_ path: ObjectPath, allowExpired: Bool = false) -> FileAttributes? {
+    private func cached(_ path: ObjectPath) -> Entry? {
         lock.lock()
         defer { lock.unlock() }
-        guard let entry = cache[path], entry.verified else { return nil }
-        if entry.expires < Date() && !allowExpired { return nil }
-        return entry.attributes
+        guard let entry = cache[path], entry.verified, entry.expires >= Date() else { return nil }
+        return entry.metadata != nil || !exactAttributes ? entry : nil
+    }
+}
+
+/// Readlink's answer for a symlink made by another Swift client: its `X-Symlink-Target`
+/// ("container/object", percent-encoded) as a path relative to the link.
+enum SymlinkTarget {
+    static func relative(header: String, from link: ObjectPath, container: String) -> String {
+        let decoded = String(decoding: PathEncoding.unescape(header), as: UTF8.self)
+        let parts = decoded.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let targetContainer = parts[0], object = parts.count > 1 ? parts[1] : ""
+        let up = link.parent.isRoot ? 0 : link.parent.key.split(separator: "/").count
+        if targetContainer == container {
+            let base = link.parent.directoryPrefix
+            if object.hasPrefix(base) { return String(object.dropFirst(base.count)) }
+            return String(repeating: "../", count: up) + object
+        }
+        // Another container: where it would be if containers were the mount's siblings.
+        return String(repeating: "../", count: up + 1) + targetContainer + "/" + object
     }
 
-    /// mtime as swiftclient and rclone store it (seconds since the epoch, with a fraction).
-    static func mtime(meta: [String: String], fallback: Date?) -> Date {
-        if let text = meta["mtime"], let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
-        return fallback ?? Date(timeIntervalSince1970: 0)
+    /// The object a symlink's text points to, if it stays inside the mount (nil: it leaves it).
+    static func resolve(_ text: String, from link: ObjectPath, mountpoint: String) -> ObjectPath? {
+        var components: [Substring]
+        if text.hasPrefix("/") {
+            let root = mountpoint.hasSuffix("/") ? mountpoint : mountpoint + "/"
+            guard !mountpoint.isEmpty, text.hasPrefix(root) else { return nil }
+            components = []
+            return walk(text.dropFirst(root.count).split(separator: "/"), from: &components)
+        }
+        components = link.parent.isRoot ? [] : link.parent.key.split(separator: "/")
+        return walk(text.split(separator: "/"), from: &components)
+    }
+
+    private static func walk(_ steps: [Substring], from components: inout [Substring]) -> ObjectPath? {
+        for step in steps {
+            switch step {
+            case ".": continue
+            case "..":
+                guard !components.isEmpty else { return nil }
+                components.removeLast()
+            default: components.append(step)
+            }
+        }
+        return components.isEmpty ? nil : ObjectPath(components.joined(separator: "/"))
     }
 }

@@ -27,3 +27,9 @@ public struct ObjectPath: Sendable, Hashable, CustomStringConvertible {
         return String(key[key.index(after: slash)...])
     }
 }
+
+extension ObjectPath {
+    func child(_ name: String) -> ObjectPath {
+        ObjectPath(isRoot ? name : key + "/" + name)
+    }
+}

@@ -18,6 +18,7 @@ final class UploadContext: Sendable {
     let staging: StagingArea
     let buffers: BufferRecycler
     let transfers: TransferRegistry
+    let metadataLimits: ClusterInfo.MetadataLimits
     let segmentLatency = Histogram(bounds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
     let logger: Logger
     private let segmentContainerReady = Once()
@@ -30,6 +31,7 @@ final class UploadContext: Sendable {
         self.plan = SegmentPlan(base: options.segmentSize, cluster: cluster)
         self.threshold = options.largeObjectThreshold
         self.bulkDeleteLimit = cluster.bulkDeleteLimit
+        self.metadataLimits = cluster.metadataLimits
         self.manifest = options.manifest
         self.verifyMD5 = options.verifyMD5
         self.pool = WorkerPool(name: "upload", threads: options.uploadConcurrency)
@@ -92,6 +94,10 @@ final class Once: @unchecked Sendable {
 ///
 /// Replacing an existing large object: the new segments are uploaded under a new prefix, the
 /// manifest is swapped, and only then are the old segments deleted.
+///
+/// Metadata: a replaced or changed object keeps its mode, owner and xattrs (as an inode would);
+/// chmod, chown, utimens and setxattr on the open file are stored with it, and the mtime is the
+/// commit's time unless one was set.
 final class FileWriter: @unchecked Sendable {
     let path: ObjectPath
     /// Process that opened the file; its close commits (see SwiftFilesystem.flush).
@@ -113,33 +119,120 @@ final class FileWriter: @unchecked Sendable {
     /// Size set by ftruncate beyond the written bytes.
     private var declaredSize = 0
     private var staged: StagedFile?
+    /// An existing object opened for changing, not yet staged: `stageExisting` copies it.
+    private var stageExisting: (() throws -> StagedFile)?
+    private var existingSize = 0
+    /// The metadata the object starts from; nil until the replaced object has been read.
+    private var baseMetadata: [String: String]?
+    /// Changes made while the file is open, applied over `baseMetadata` at each commit.
+    private var changes: [MetadataChange] = []
+    /// What the last commit stored.
+    private(set) var storedMetadata: [String: String] = [:]
     let transfer: Transfer
 
     /// With `staged`, the writer starts from that copy of an existing object and stores nothing
     /// unless it is changed. A `new` file replaces nothing (its name was just looked up and not
     /// found), which saves a HEAD per small file.
-    init(path: ObjectPath, opener: Int32, context: UploadContext, staged: StagedFile? = nil, new: Bool = false) {
+    /// `metadata` is the existing object's (staged), or the new file's (`new`).
+    init(path: ObjectPath, opener: Int32, context: UploadContext, staged: StagedFile? = nil, new: Bool = false,
+         metadata: [String: String]? = nil) {
         self.path = path
         self.opener = opener
         self.context = context
         self.staged = staged
-        if new { replaced = ReplacedObject.none }
+        baseMetadata = metadata
+        if new {
+            replaced = ReplacedObject.none
+            baseMetadata = metadata ?? [:]
+        }
         transfer = context.transfers.start(.upload, path: path.description, total: staged?.size ?? 0)
         if staged != nil { dirty = false }
+    }
+
+    /// A writer over an existing object that is copied to `cache_dir` only when first changed.
+    convenience init(path: ObjectPath, opener: Int32, context: UploadContext, existingSize: Int, metadata: [String: String],
+                     stage: @escaping () throws -> StagedFile) {
+        self.init(path: path, opener: opener, context: context, metadata: metadata)
+        stageExisting = stage
+        self.existingSize = existingSize
+        dirty = false
+    }
+
+    /// Stages the existing object before its first change (called with the lock held).
+    private func stageIfUntouched() throws {
+        guard let stage = stageExisting else { return }
+        stageExisting = nil
+        let file = try sticky(stage)
+        staged = file
+        transfer.grow(total: file.size)
     }
 
     var currentSize: Int {
         lock.lock()
         defer { lock.unlock() }
-        return staged?.size ?? max(size, declaredSize)
+        return currentSizeLocked
+    }
+
+    private var currentSizeLocked: Int {
+        stageExisting != nil ? existingSize : staged?.size ?? max(size, declaredSize)
     }
 
     private var segmentSize: Int { context.plan.size(after: upload?.segmentCount ?? 0) }
+
+    /// What stat(2) shows while the file is open.
+    var attributes: FileAttributes {
+        lock.lock()
+        defer { lock.unlock() }
+        let metadata = metadata(over: baseMetadata ?? [:])
+        return FileAttributes(kind: .file, size: currentSizeLocked, metadata: metadata, lastModified: Date())
+    }
+
+    /// The metadata as it stands for xattr reads while open.
+    var attributesMetadata: [String: String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return metadata(over: baseMetadata ?? [:])
+    }
+
+    /// What the last commit stored, as stat(2) shows it.
+    var storedAttributes: FileAttributes {
+        lock.lock()
+        defer { lock.unlock() }
+        return FileAttributes(kind: .file, size: currentSizeLocked, metadata: storedMetadata, lastModified: Date())
+    }
+
+    /// Takes a metadata change (checked against Swift's limits now, stored by the next commit).
+    /// Returns false if no commit is due, so the caller must store it on the object itself.
+    func change(_ change: MetadataChange) throws -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        var check = metadata(over: baseMetadata ?? [:])
+        try change.apply(to: &check, limits: context.metadataLimits)
+        changes.append(change)
+        return dirty && failure == nil
+    }
+
+    /// `base` without its old mtime once the content changes, with the changes made while open.
+    private func metadata(over base: [String: String]) -> [String: String] {
+        var metadata = base
+        if stageExisting == nil { metadata[ObjectMetadata.mtimeKey] = nil }
+        for change in changes { try? change.apply(to: &metadata, limits: context.metadataLimits) }
+        return metadata
+    }
+
+    /// The metadata headers of a commit, the mtime now unless one was set.
+    private func metadataHeaders(base: [String: String]) -> [(name: String, value: String)] {
+        var metadata = metadata(over: base)
+        if metadata[ObjectMetadata.mtimeKey] == nil { metadata[ObjectMetadata.mtimeKey] = ObjectMetadata.format(mtime: Date()) }
+        storedMetadata = metadata
+        return SwiftClient.metadataHeaders(metadata)
+    }
 
     func write(offset: Int, data: [UInt8]) throws {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
+        try stageIfUntouched()
         if staged == nil && offset < size { try stage("a write at \(offset) below \(size) written bytes") }
         if let staged {
             try sticky { try staged.write(offset: offset, data: data) }
@@ -156,6 +249,7 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
+        try stageIfUntouched()
         if staged == nil && newSize < size { try stage("truncating \(size) written bytes to \(newSize)") }
         dirty = true
         if let staged {
@@ -171,6 +265,7 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
+        try stageIfUntouched()
         if staged == nil { try stage("reading it back") }
         return try staged!.read(offset: offset, count: count)
     }
@@ -275,14 +370,13 @@ final class FileWriter: @unchecked Sendable {
             throw failure
         }
         guard dirty else { return }
-        let mtime = ("X-Object-Meta-Mtime", String(format: "%.6f", Date().timeIntervalSince1970))
         transfer.set(.storing)
         do {
             if let staged {
-                try store(staged, headers: [mtime])
+                try store(staged)
             } else {
                 try append(zeros: max(0, declaredSize - size))
-                try storeStream(headers: [mtime])
+                try storeStream()
             }
             dirty = false
             transfer.stored()
@@ -295,8 +389,13 @@ final class FileWriter: @unchecked Sendable {
         }
     }
 
-    private func storeStream(headers: [(name: String, value: String)]) throws {
-        if replaced == nil { replaced = try ReplacedObject.find(path: path, context: context) }
+    private func storeStream() throws {
+        if replaced == nil {
+            let old = try ReplacedObject.find(path: path, context: context)
+            replaced = old
+            if baseMetadata == nil { baseMetadata = old.metadata }
+        }
+        let headers = metadataHeaders(base: baseMetadata ?? [:])
         if let upload {
             if !buffer.isEmpty {
                 var last: [UInt8] = []
@@ -315,8 +414,9 @@ final class FileWriter: @unchecked Sendable {
     /// Uploads a staged file whole: one PUT, or segments read back from disk (bounded by the
     /// same write budget) and a manifest. Each commit is a new upload; the previous one's
     /// segments are deleted after the swap.
-    private func store(_ staged: StagedFile, headers: [(name: String, value: String)]) throws {
+    private func store(_ staged: StagedFile) throws {
         let old = try ReplacedObject.find(path: path, context: context)
+        let headers = metadataHeaders(base: baseMetadata ?? old.metadata)
         guard staged.size > context.threshold else {
             try putWhole(staged.read(offset: 0, count: staged.size), headers: headers)
             old.deleteOldSegments(keeping: nil, context: context)
@@ -368,12 +468,15 @@ final class FileWriter: @unchecked Sendable {
 struct ReplacedObject {
     var staticSegments: [String] = []
     var dynamicPrefix: (container: String, prefix: String)?
+    /// Its metadata, which the new content keeps (mode, owner, xattrs).
+    var metadata: [String: String] = [:]
 
     static let none = ReplacedObject()
 
     static func find(path: ObjectPath, context: UploadContext) throws -> ReplacedObject {
         guard let info = try context.client.head(container: context.container, object: path.key) else { return .none }
         var old = ReplacedObject()
+        old.metadata = info.metadata
         if info.isStaticLargeObject {
             old.staticSegments = try context.client.staticLargeObjectSegments(container: context.container, object: path.key)
         } else if let manifest = info.dynamicManifest {

@@ -11,6 +11,18 @@ public struct ClusterInfo: Sendable, Equatable {
     public var maxObjectNameLength = 1024
     /// Deletes per bulk-delete request, when the cluster has the bulk middleware.
     public var bulkDeleteLimit: Int?
+    /// Whether the symlink middleware runs (`X-Symlink-Target`).
+    public var symlinks = false
+    /// Limits on `X-Object-Meta-*`: name and value length, count, and all names and values together.
+    public var metadataLimits = MetadataLimits()
+
+    public struct MetadataLimits: Sendable, Equatable {
+        public var nameLength = 128
+        public var valueLength = 256
+        public var count = 90
+        public var overallSize = 4096
+        public init() {}
+    }
 
     public init() {}
 
@@ -23,6 +35,11 @@ public struct ClusterInfo: Sendable, Equatable {
         if let n = swift["max_file_size"] as? Int { maxFileSize = n }
         if let n = swift["max_object_name_length"] as? Int { maxObjectNameLength = n }
         if let n = swift["container_listing_limit"] as? Int { containerListingLimit = n }
+        if let n = swift["max_meta_name_length"] as? Int { metadataLimits.nameLength = n }
+        if let n = swift["max_meta_value_length"] as? Int { metadataLimits.valueLength = n }
+        if let n = swift["max_meta_count"] as? Int { metadataLimits.count = n }
+        if let n = swift["max_meta_overall_size"] as? Int { metadataLimits.overallSize = n }
+        symlinks = object["symlink"] != nil
         bulkDeleteLimit = (object["bulk_delete"] as? [String: Any])?["max_deletes_per_request"] as? Int
     }
 }

@@ -13,6 +13,8 @@ public struct ObjectSummary: Sendable, Equatable {
     public var lastModified: Date?
     public var contentType: String
     public var hash: String
+    /// Set for a symlink made with the symlink middleware ("/v1/account/container/object").
+    public var symlinkPath: String?
 }
 
 /// What HEAD tells about an object.
@@ -24,7 +26,10 @@ public struct ObjectInfo: Sendable {
     public var isStaticLargeObject: Bool
     /// The `X-Object-Manifest` value of a DLO ("container/prefix").
     public var dynamicManifest: String?
+    /// `X-Object-Meta-*` with the prefix cut and the name in lower case.
     public var metadata: [String: String]
+    /// `X-Symlink-Target` ("container/object", percent-encoded) of a symlink read with `symlink=get`.
+    public var symlinkTarget: String?
 
     init(headers: HTTPHeaders) {
         size = Int(headers["content-length"] ?? "") ?? 0
@@ -33,6 +38,7 @@ public struct ObjectInfo: Sendable {
         contentType = headers["content-type"] ?? "application/octet-stream"
         isStaticLargeObject = headers["x-static-large-object"]?.lowercased() == "true"
         dynamicManifest = headers["x-object-manifest"]
+        symlinkTarget = headers["x-symlink-target"]
         var meta: [String: String] = [:]
         for (name, value) in headers.all where name.hasPrefix("x-object-meta-") {
             meta[String(name.dropFirst("x-object-meta-".count))] = value
@@ -70,12 +76,14 @@ struct ListingRecord: Decodable {
     var last_modified: String?
     var content_type: String?
     var hash: String?
+    var symlink_path: String?
 
     var entry: ListingEntry? {
         if let subdir { return .subdir(subdir) }
         guard let name else { return nil }
         return .object(ObjectSummary(name: name, bytes: bytes ?? 0,
                                      lastModified: last_modified.flatMap(Timestamp.parseISO8601),
-                                     contentType: content_type ?? "application/octet-stream", hash: hash ?? ""))
+                                     contentType: content_type ?? "application/octet-stream", hash: hash ?? "",
+                                     symlinkPath: symlink_path))
     }
 }

@@ -238,8 +238,10 @@ public final class SwiftClient: Sendable {
 
     // MARK: - Objects
 
+    /// A symlink answers for itself (`symlink=get`), not for its target.
     public func head(container: String, object: String) throws -> ObjectInfo? {
         var call = Call(.head, container: container, object: object)
+        call.query = [("symlink", "get")]
         call.passStatuses = [404]
         let response = try send(call)
         return response.status == 404 ? nil : ObjectInfo(headers: response.headers)

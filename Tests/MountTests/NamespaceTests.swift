@@ -72,4 +72,23 @@ final class NamespaceTests: MountTestCase {
         let numbers = df.split(separator: " ").compactMap { Int($0) }
         XCTAssertEqual(numbers.first, quota, "df shows the quota as the size: \(df)")
     }
+
+    func testTwentyThousandNamesInOneDirectoryListCompletely() throws {
+        let names = (1...20_000).map { String(format: "many/f%05d", $0) }
+        let created = Date()
+        try BulkCreate.emptyObjects(names, in: container, client: client)
+        print("created 20,000 objects in \(String(format: "%.1f", Date().timeIntervalSince(created))) s")
+        let m = try mount()
+        let started = Date()
+        let count = try Shell.bash("ls \(Shell.quote(m.path("many"))) | wc -l")
+        let seconds = Date().timeIntervalSince(started)
+        XCTAssertEqual(count.trimmingCharacters(in: .whitespacesAndNewlines), "20000")
+        let requests = m.log.split(separator: "\n").filter { $0.contains("trace: ") }
+        let listings = requests.filter { $0.contains("trace: GET \(container)?") }
+        print("ls | wc -l of 20,000 names: \(String(format: "%.2f", seconds)) s, \(requests.count) requests (\(listings.count) listing pages)")
+        XCTAssertLessThanOrEqual(listings.count, 4, "pages of up to 10,000 names:\n\(listings.joined(separator: "\n"))")
+        XCTAssertEqual(requests.filter { $0.contains("HEAD \(container)/many/") }.count, 0, "no HEAD per entry")
+        let sorted = try Shell.bash("ls \(Shell.quote(m.path("many"))) | sed -n '1p;$p'")
+        XCTAssertEqual(sorted, "f00001\nf20000\n")
+    }
 }

@@ -1,0 +1,138 @@
+import Foundation
+import SwiftStorage
+import TestSupport
+import XCTest
+
+/// chmod, chown, utimens, xattrs and symlinks stored in Swift, and trees shared with other clients.
+final class MetadataTests: MountTestCase {
+    /// `stat` lines of every path under `root`, relative, sorted: name, type, mode, owner, size, mtime (s).
+    private func tree(_ root: String) throws -> String {
+        try Shell.bash("cd \(Shell.quote(root)) && find . -mindepth 1 -printf '%p %y %m %U:%G %s %TY-%Tm-%Td_%TH:%TM:%.2TS\\n' | sort")
+    }
+
+    func testModesTimesXattrsAndSymlinksSurviveARemount() throws {
+        var m = try mount()
+        let q = { (name: String) in Shell.quote(m.path(name)) }
+        try Shell.bash("""
+            printf data > \(q("f")) && chmod 600 \(q("f")) && chown 1234:5678 \(q("f"))
+            touch -d '2020-01-02 03:04:05.25' \(q("f"))
+            setfattr -n user.Mime_Type -v 'text/plain; charset=utf-8' \(q("f"))
+            setfattr -n user.binary -v 0x00ff25 \(q("f"))
+            setfattr -n user.gone -v x \(q("f")) && setfattr -x user.gone \(q("f"))
+            mkdir \(q("d")) && chmod 700 \(q("d")) && touch -d '2019-09-09 09:09:09' \(q("d"))
+            ln -s f \(q("d/up-is-wrong")) && ln -s ../f \(q("d/rel")) && ln -s /etc/hostname \(q("abs"))
+            """)
+        let expected = """
+            ./abs l 777 0:0 13 
+            ./d d 700 0:0 0 2019-09-09_09:09:09
+            ./d/rel l 777 0:0 4 
+            ./d/up-is-wrong l 777 0:0 1 
+            ./f f 600 1234:5678 4 2020-01-02_03:04:05
+            """
+        func check(_ m: MountedContainer, _ when: String) throws {
+            // Symlink mtimes are the server's: compare everything else.
+            let lines = try tree(m.mountpoint).split(separator: "\n").map { line -> String in
+                let fields = line.split(separator: " ")
+                return fields[1] == "l" ? fields.dropLast().joined(separator: " ") + " " : String(line)
+            }
+            XCTAssertEqual(lines.joined(separator: "\n"), expected.split(separator: "\n").joined(separator: "\n"), when)
+            XCTAssertEqual(try Shell.bash("readlink \(Shell.quote(m.path("d/rel"))) \(Shell.quote(m.path("abs")))"), "../f\n/etc/hostname\n", when)
+            XCTAssertEqual(try String(contentsOfFile: m.path("d/rel"), encoding: .utf8), "data", "a symlink inside the mount is followed")
+            let xattrs = try Shell.bash("getfattr -d -e text --absolute-names \(Shell.quote(m.path("f"))) | grep -v '^#'")
+            XCTAssertTrue(xattrs.contains("user.Mime_Type=\"text/plain; charset=utf-8\""), xattrs)
+            XCTAssertFalse(xattrs.contains("user.gone"), xattrs)
+            XCTAssertEqual(try Shell.bash("getfattr -n user.binary -e hex --only-values --absolute-names \(Shell.quote(m.path("f"))) | xxd -p"), "00ff25\n")
+            let mtime = try Shell.bash("stat -c %.3Y \(Shell.quote(m.path("f")))")
+            XCTAssertEqual(mtime, "1577934245.250\n", "mtime keeps its fraction")
+        }
+        try check(m, "before unmounting")
+        _ = try m.unmount()
+        mounts.removeAll()
+        m = try mount()
+        try check(m, "after a remount")
+
+        // Other Swift clients see a real symlink where the target is inside the mount.
+        let link = try XCTUnwrap(try client.head(container: container, object: "d/rel"))
+        XCTAssertEqual(link.symlinkTarget, "\(container)/f")
+        XCTAssertNil(try client.head(container: container, object: "abs")?.symlinkTarget, "a target outside the mount has no Swift link")
+        let info = try XCTUnwrap(try client.head(container: container, object: "f"))
+        XCTAssertEqual(info.metadata["mode"], "600")
+        XCTAssertEqual(info.metadata["mtime"], "1577934245.250000")
+
+        // Renaming keeps metadata; a moved relative symlink keeps its text.
+        try Shell.bash("mv \(Shell.quote(m.path("f"))) \(Shell.quote(m.path("g"))) && mv \(Shell.quote(m.path("d/rel"))) \(Shell.quote(m.path("rel2")))")
+        XCTAssertEqual(try Shell.bash("stat -c '%a %u %Y' \(Shell.quote(m.path("g")))"), "600 1234 1577934245\n")
+        XCTAssertEqual(try Shell.bash("readlink \(Shell.quote(m.path("rel2")))"), "../f\n")
+    }
+
+    func testCopiesWithPreservedAttributesStoreThemInTheirOnePut() throws {
+        let m = try mount()
+        let source = scratch + "/src"
+        try Shell.bash("printf hello > \(Shell.quote(source)) && chmod 640 \(Shell.quote(source)) && touch -d '2021-03-04 05:06:07' \(Shell.quote(source))")
+        try Shell.bash("cp -p \(Shell.quote(source)) \(Shell.quote(m.path("copy")))")
+        XCTAssertEqual(try Shell.bash("stat -c '%a %Y' \(Shell.quote(m.path("copy")))"), "640 1614834367\n")
+        let requests = m.log.split(separator: "\n").filter { $0.contains("trace: ") && $0.contains("/copy") }
+        XCTAssertEqual(requests.filter { $0.contains("trace: POST") }.count, 0,
+                       "chmod and futimens on the open file go with its PUT:\n\(requests.joined(separator: "\n"))")
+        XCTAssertEqual(try client.head(container: container, object: "copy")?.metadata["mode"], "640")
+        // touch on an existing file changes its metadata without copying its data.
+        try Shell.bash("touch -d '2022-01-01 00:00:00' \(Shell.quote(m.path("copy")))")
+        XCTAssertEqual(try Shell.bash("stat -c %Y \(Shell.quote(m.path("copy")))"), "1640995200\n")
+        XCTAssertFalse(m.log.contains("staged for changing"), "touch staged the file")
+    }
+
+    func testExtendedAttributeLimitsComeFromTheCluster() throws {
+        let m = try mount()
+        try Shell.bash("printf x > \(Shell.quote(m.path("f")))")
+        let info = try client.clusterInfo().metadataLimits
+        let bigValue = try Shell.run(["/usr/bin/setfattr", "-n", "user.big", "-v", String(repeating: "v", count: info.valueLength + 1), m.path("f")])
+        XCTAssertTrue(bigValue.stderr.contains("Argument list too long"), "E2BIG: \(bigValue.stderr)")
+        let longName = try Shell.run(["/usr/bin/setfattr", "-n", "user." + String(repeating: "n", count: info.nameLength + 1), "-v", "x", m.path("f")])
+        XCTAssertTrue(longName.stderr.contains("Numerical result out of range"), "ERANGE: \(longName.stderr)")
+        let missing = try Shell.run(["/usr/bin/getfattr", "-n", "user.none", m.path("f")])
+        XCTAssertTrue(missing.stderr.contains("No such attribute"), missing.stderr)
+        let other = try Shell.run(["/usr/bin/setfattr", "-n", "trusted.x", "-v", "1", m.path("f")])
+        XCTAssertTrue(other.stderr.contains("Operation not supported"), "only user.* is stored: \(other.stderr)")
+        XCTAssertEqual(try client.head(container: container, object: "f")?.metadata.keys.filter { $0 != "mtime" }, [])
+    }
+
+    func testRsyncRoundTripKeepsModesAndMtimes() throws {
+        let source = scratch + "/tree", back = scratch + "/back"
+        try Shell.bash("""
+            mkdir -p \(source)/a/b \(source)/empty && cd \(source)
+            head -c 300000 /dev/urandom > big && printf small > a/small && printf deep > a/b/deep
+            chmod 600 big && chmod 750 a && chmod 711 a/b/deep && ln -s ../big a/link
+            touch -d '2018-08-08 08:08:08.5' big a/b/deep && touch -d '2017-07-07' a/b empty a
+            """)
+        var m = try mount()
+        try Shell.bash("rsync -a \(source)/ \(Shell.quote(m.path("copy")))/")
+        _ = try m.unmount()
+        mounts.removeAll()
+        m = try mount()
+        try Shell.bash("rsync -a \(Shell.quote(m.path("copy")))/ \(back)/")
+        XCTAssertEqual(try Shell.run(["/usr/bin/diff", "-r", source, back]).status, 0, "diff -r is clean")
+        XCTAssertEqual(try tree(back), try tree(source), "modes and mtimes came back")
+        // A second rsync finds nothing to do: sizes and mtimes match.
+        let again = try Shell.bash("rsync -ai \(source)/ \(Shell.quote(m.path("copy")))/")
+        XCTAssertEqual(again, "", "rsync wanted to transfer again:\n\(again)")
+    }
+
+    func testSwiftclientTreeAppearsWithItsMtimesAndMountTreeListsInSwiftclient() throws {
+        let source = scratch + "/up"
+        try Shell.bash("""
+            mkdir -p \(source)/x/y && cd \(source) && printf 1 > one && head -c 5000 /dev/urandom > x/two && printf 333 > x/y/three
+            touch -d '2016-06-06 06:06:06' one x/two x/y/three
+            """)
+        let env = DevStack.environment(with: try DevStack.credentials())
+        try Shell.bash("cd \(source) && swiftclient upload \(Shell.quote(container)) . >/dev/null", environment: env)
+        let m = try mount()
+        let files = try tree(m.mountpoint).split(separator: "\n").filter { $0.contains(" f ") }.joined(separator: "\n")
+        // Modes and owners match too: the local files are root's 644, the mount's defaults.
+        let local = try tree(source).split(separator: "\n").filter { $0.contains(" f ") }.joined(separator: "\n")
+        XCTAssertEqual(files, local, "same names, sizes and mtimes as uploaded")
+
+        try Shell.bash("mkdir -p \(Shell.quote(m.path("made/sub"))) && printf z > \(Shell.quote(m.path("made/sub/z")))")
+        let listed = try Shell.bash("swiftclient list \(Shell.quote(container)) --prefix made/", environment: env)
+        XCTAssertEqual(listed, "made/\nmade/sub/\nmade/sub/z\n", "directory markers and the file, as swiftclient lists them")
+    }
+}

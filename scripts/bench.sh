@@ -76,14 +76,14 @@ measure() {
 
 wait_mounted() { for _ in $(seq 100); do grep -q " $1 " /proc/mounts && return 0; sleep 0.1; done; echo "no mount on $1" >&2; exit 1; }
 sm_mount() {
-  .build/release/swiftmount "$CONTAINER" "$SMNT" -o "segment_size=$SEGMENT,log_file=$WORK/swiftmount.log"
+  .build/release/swiftmount "$CONTAINER" "$SMNT" -o "segment_size=$SEGMENT,log_file=$WORK/swiftmount.log${SM_OPTS:+,$SM_OPTS}"
   SM_PID=$(pgrep -n -f "swiftmount $CONTAINER $SMNT")
 }
 sm_umount() { fusermount3 -u "$SMNT"; while kill -0 "$SM_PID" 2>/dev/null; do sleep 0.1; done; }
 rc_mount() { # cache mode
-  # --use-server-modtime: without it rclone HEADs every object for its mtime (minutes for ls -l).
+  # --use-server-modtime (RC_MODTIME): without it rclone HEADs every object for its mtime.
   # (A short --dir-cache-time makes rclone relist while ls -l runs: minutes for 500 objects.)
-  rclone mount "sw:$CONTAINER" "$RMNT" --vfs-cache-mode "$1" --vfs-write-back 0s --use-server-modtime \
+  rclone mount "sw:$CONTAINER" "$RMNT" --vfs-cache-mode "$1" --vfs-write-back 0s ${RC_MODTIME---use-server-modtime} \
     --cache-dir "$WORK/rclone-cache" --log-file "$WORK/rclone.log" &
   RC_PID=$!
   wait_mounted "$RMNT"
@@ -153,13 +153,24 @@ done
 (cd "$WORK/meta" && swiftclient upload --object-threads 32 "$CONTAINER" flat tree >/dev/null)
 list_flat() { [ "$(ls -l "$1/flat" | wc -l)" -gt "$LIST_OBJECTS" ] || { echo "short listing" >&2; exit 1; }; }
 find_tree() { [ "$(find "$1/tree" -type f | wc -l)" -eq "$TREE_OBJECTS" ] || { echo "short find" >&2; exit 1; }; }
+# Two pairs for ls -l: mtimes from the listing (rclone --use-server-modtime, swiftmount
+# attrs_from=listing), and each object's own mtime and mode (a HEAD per object: rclone's default,
+# swiftmount's default with parallel read-ahead).
+LS_LISTING="ls -l ${LIST_OBJECTS} objects, listing times"
+LS_OBJECTS="ls -l ${LIST_OBJECTS} objects, object times"
 rc_mount off
-SETUP=rc_remount measure "rclone mount: ls -l ${LIST_OBJECTS} objects" objects/s "$LIST_OBJECTS" "rclone mount: ls -l ${LIST_OBJECTS} objects" list_flat "$RMNT"
+SETUP=rc_remount measure "rclone mount: $LS_LISTING" objects/s "$LIST_OBJECTS" "rclone mount: $LS_LISTING" list_flat "$RMNT"
 SETUP=rc_remount measure "rclone mount: find ${TREE_OBJECTS}-object tree" objects/s "$TREE_OBJECTS" "rclone mount: find ${TREE_OBJECTS}-object tree" find_tree "$RMNT"
 rc_umount
+RC_MODTIME= rc_mount off
+RC_MODTIME= SETUP=rc_remount measure "rclone mount: $LS_OBJECTS" objects/s "$LIST_OBJECTS" "rclone mount: $LS_OBJECTS" list_flat "$RMNT"
+rc_umount
+SM_OPTS=attrs_from=listing sm_mount
+SM_OPTS=attrs_from=listing SETUP=sm_remount measure "swiftmount: $LS_LISTING" objects/s "$LIST_OBJECTS" "rclone mount: $LS_LISTING" list_flat "$SMNT"
+SM_OPTS=attrs_from=listing SETUP=sm_remount measure "swiftmount: find ${TREE_OBJECTS}-object tree" objects/s "$TREE_OBJECTS" "rclone mount: find ${TREE_OBJECTS}-object tree" find_tree "$SMNT"
+sm_umount
 sm_mount
-SETUP=sm_remount measure "swiftmount: ls -l ${LIST_OBJECTS} objects" objects/s "$LIST_OBJECTS" "rclone mount: ls -l ${LIST_OBJECTS} objects" list_flat "$SMNT"
-SETUP=sm_remount measure "swiftmount: find ${TREE_OBJECTS}-object tree" objects/s "$TREE_OBJECTS" "rclone mount: find ${TREE_OBJECTS}-object tree" find_tree "$SMNT"
+SETUP=sm_remount measure "swiftmount: $LS_OBJECTS" objects/s "$LIST_OBJECTS" "rclone mount: $LS_OBJECTS" list_flat "$SMNT"
 sm_umount
 
 /usr/bin/python3 - "$ROWS" "$OUT" "$SIZE" "$RUNS" "$RC_OFF_HWM" "$RC_WRITES_HWM" "$SM_HWM" "$SEGMENT" <<'PY'

@@ -24,21 +24,20 @@ public struct FilesystemStats: Sendable {
 
 /// The filesystem in plain Swift types: one container as a directory tree. The FUSE adapter calls
 /// these from libfuse's threads; each call may block on the network.
-public final class SwiftFilesystem: @unchecked Sendable {
+public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     public let container: String
     public let options: MountOptions
     /// Where the mount is, as the kernel spells it (an absolute path without symlinks).
     public var mountpoint = ""
     let client: SwiftClient
-    let logger: Logger
+    public let logger: Logger
     private let namespace: Namespace
     private let uploads: UploadContext
     private let reads: ReadContext
     private let transfers = TransferRegistry()
     private let maxObjectNameLength: Int
     private let cluster: ClusterInfo
-    private var accountUsage: AccountUsage?
-    private var accountUsageFetched: Date?
+    private let space: AccountSpace
     private let started = Date()
 
     private enum OpenFile {
@@ -63,6 +62,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
         self.logger = logger
         maxObjectNameLength = cluster.maxObjectNameLength
         self.cluster = cluster
+        space = AccountSpace(client: client)
         namespace = Namespace(client: client, container: container, options: options,
                               pageSize: min(10_000, cluster.containerListingLimit), logger: logger)
         uploads = UploadContext(client: client, container: container, options: options, cluster: cluster,
@@ -97,23 +97,12 @@ public final class SwiftFilesystem: @unchecked Sendable {
         return entries
     }
 
-    /// Who creates a file or directory, as the kernel says.
-    public struct Creator: Sendable {
-        public var mode: UInt32
-        public var uid: UInt32
-        public var gid: UInt32
-
-        public init(mode: UInt32, uid: UInt32, gid: UInt32) {
-            self.mode = mode
-            self.uid = uid
-            self.gid = gid
-        }
-    }
-
     /// A new object's metadata: its mode and owner where they differ from the mount's defaults
-    /// (so most objects carry none, and look the same to other Swift clients).
+    /// (so most objects look the same to other Swift clients), and its mtime to the microsecond
+    /// (Swift's Last-Modified is whole seconds, rounded up: an mtime that later moved would make
+    /// rsync and make see a change).
     private func metadata(for creator: Creator, directory: Bool) -> [String: String] {
-        var metadata: [String: String] = [:]
+        var metadata = [ObjectMetadata.mtimeKey: ObjectMetadata.format(mtime: Date())]
         let mode = creator.mode & 0o7777
         if mode != (directory ? options.dirMode : options.fileMode) { metadata[ObjectMetadata.modeKey] = String(mode, radix: 8) }
         if creator.uid != options.uid { metadata[ObjectMetadata.uidKey] = String(creator.uid) }
@@ -218,28 +207,8 @@ public final class SwiftFilesystem: @unchecked Sendable {
         }
     }
 
-    /// df(1): the account's usage against its quota (`X-Account-Meta-Quota-Bytes`); without a
-    /// quota, a 1 PiB filesystem (Swift has no fixed capacity, and tools must not refuse to copy).
-    /// Asked at most every 30 s; if the account cannot be asked, the last answer or the default.
     public func statfs() -> FilesystemStats {
-        let blockSize = 1 << 20
-        lock.lock()
-        var usage = accountUsage
-        let stale = accountUsageFetched.map { Date().timeIntervalSince($0) > 30 } ?? true
-        lock.unlock()
-        if stale, let fresh = try? client.accountUsage() {
-            usage = fresh
-            lock.lock()
-            accountUsage = fresh
-            accountUsageFetched = Date()
-            lock.unlock()
-        }
-        let capacity = usage?.quotaBytes ?? (1 << 50)
-        let used = usage?.bytesUsed ?? 0
-        let total = max(1, (capacity + blockSize - 1) / blockSize)
-        let free = max(0, capacity - used) / blockSize
-        return FilesystemStats(blockSize: blockSize, totalBlocks: total, freeBlocks: free, files: 1 << 40,
-                               maxNameLength: 255)
+        space.statfs()
     }
 
     /// A mount path as an object name, or ENAMETOOLONG past the cluster's limit.
@@ -256,7 +225,6 @@ public final class SwiftFilesystem: @unchecked Sendable {
     /// The daemon's state for `swiftmount status`; `auth` comes from the command, which knows
     /// how the mount authenticates.
     public func status(mountpoint: String, auth: AuthStatus) -> MountStatus {
-        let requests = client.counters.snapshot
         let (active, recent) = transfers.snapshot
         let cache = namespace.statistics
         lock.lock()
@@ -265,9 +233,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
         return MountStatus(
             mountpoint: mountpoint, container: container, pid: getpid(), startedAt: started.timeIntervalSince1970,
             state: state, auth: auth,
-            requests: RequestStatus(total: requests.total, retries: requests.retries,
-                                    reauthentications: requests.reauthentications, byStatus: requests.byStatus,
-                                    bytesUp: requests.bytesUp, bytesDown: requests.bytesDown),
+            requests: RequestStatus(client.counters.snapshot),
             memory: MemoryStatus(writeBufferUsed: uploads.budget.inUse, writeBufferCap: uploads.budget.capacity,
                                  readBufferUsed: reads.budget.inUse, readBufferCap: reads.budget.capacity),
             cachedAttributes: cache.entries, attributeCacheHits: cache.hits, attributeCacheMisses: cache.misses,
@@ -501,7 +467,7 @@ public final class SwiftFilesystem: @unchecked Sendable {
     /// with its content; a directory without a marker gets one; the root keeps its attributes in
     /// the container's metadata; a symlink is stored again (Swift answers a POST to a symlink
     /// with a redirect to its target).
-    func changeMetadata(_ path: String, _ change: MetadataChange) throws {
+    public func changeMetadata(_ path: String, _ change: MetadataChange) throws {
         let p = try objectPath(path)
         if let writer = writer(for: p), try writer.change(change) { return }
         let limits = cluster.metadataLimits

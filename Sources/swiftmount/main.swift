@@ -6,10 +6,12 @@ import SwiftStorage
 
 let usage = """
 usage: swiftmount CONTAINER MOUNTPOINT [-f] [-o option[,option...]]
+       swiftmount --account MOUNTPOINT [-f] [-o ...]   (or @account as CONTAINER)
        swiftmount status MOUNTPOINT [--json]
        swiftmount gc CONTAINER [--delete] [--grace SECONDS] [-o os_cloud=NAME,segment_container=NAME]
 
-Mounts an OpenStack Swift container as a directory. Credentials come from the environment:
+Mounts an OpenStack Swift container as a directory (with --account, the whole account:
+containers are the top-level directories, and mkdir at the top creates one). Credentials come from the environment:
 OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ... (Keystone v3; OS_AUTH_TYPE=
 v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift tempauth).
 
@@ -27,6 +29,9 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
                         abort them (default: wait until they are closed)
   -o metrics_port=PORT  Prometheus metrics on http://127.0.0.1:PORT/
   -o dir_cache_ttl=10   seconds a directory listing answers "no such file" for names not in it
+  -o attrs_from=objects stat answers from each object's metadata (exact mtime, mode, owner; a HEAD
+                        per name, read ahead in parallel); attrs_from=listing: from listings only
+  -o uid=N,gid=N,file_mode=0644,dir_mode=0755,umask=022   for objects that store none
   -o os_cloud=NAME      credentials from clouds.yaml (+ secure.yaml) instead of the environment
   -o credentials=FILE   OS_*=value lines (an openrc file); root's, not readable by others
   -o config=FILE        options file (default /etc/swiftmount/swiftmount.conf, sections [*],
@@ -44,6 +49,8 @@ gc lists segments that no manifest refers to (failed or killed uploads) and are 
 grace period (default 3600 s); --delete removes them.
 """
 
+let accountSource = "@account"
+
 /// Exit codes a script can act on.
 enum ExitCode: Int32 {
     case ok = 0, usage = 2, auth = 3, container = 4, mount = 5
@@ -58,6 +65,8 @@ struct CommandLine_ {
     var container = ""
     var mountpoint = ""
     var foreground = false
+    /// The whole account (`--account`, or `@account` as the container).
+    var account = false
     var debug = false
     var options: [String] = []
 
@@ -72,6 +81,7 @@ struct CommandLine_ {
                 print(usage)
                 exit(0)
             case "-f": result.foreground = true
+            case "--account": result.account = true
             case "-d": result.foreground = true; result.debug = true
             case "-o":
                 i += 1
@@ -84,9 +94,11 @@ struct CommandLine_ {
             }
             i += 1
         }
+        if result.account && positional.count == 1 { positional.insert(accountSource, at: 0) }
         guard positional.count == 2 else { fail(.usage, "expected CONTAINER and MOUNTPOINT\n\(usage)") }
         result.container = positional[0]
         result.mountpoint = positional[1]
+        if result.container == accountSource { result.account = true }
         return result
     }
 }
@@ -118,7 +130,7 @@ do {
 let level: Logger.Level = command.debug || options.debug ? .trace : (Logger.Level(rawValue: options.logLevel) ?? .info)
 var logSink: LogRouting.Sink = .standardError
 if let path = options.logFile {
-    if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+    if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
     guard let handle = FileHandle(forWritingAtPath: path) else { fail(.usage, "cannot write log file \(path)") }
     handle.seekToEndOfFile()
     logSink = .file(handle)
@@ -153,15 +165,19 @@ let client = SwiftClient(connection: connection, transport: transport,
 
 // Fail before daemonizing, with a one-line reason, so a script or mount(8) sees the error.
 do { _ = try connection.current() } catch { fail(.auth, "\(error)") }
-do {
-    guard try client.containerExists(command.container) else {
-        fail(.container, "container '\(command.container)' does not exist (create it first, e.g. swift post \(command.container))")
-    }
-} catch { fail(.container, "cannot check container '\(command.container)': \(error)") }
+if !command.account {
+    do {
+        guard try client.containerExists(command.container) else {
+            fail(.container, "container '\(command.container)' does not exist (create it first, e.g. swift post \(command.container))")
+        }
+    } catch { fail(.container, "cannot check container '\(command.container)': \(error)") }
+}
 
 // The cluster's limits (segments per manifest, object size) shape large uploads.
 let cluster = (try? client.clusterInfo()) ?? ClusterInfo()
-let filesystem = SwiftFilesystem(client: client, container: command.container, options: options, cluster: cluster, logger: logger)
+let filesystem: any MountedFilesystem = command.account
+    ? AccountFilesystem(client: client, options: options, cluster: cluster, logger: logger)
+    : SwiftFilesystem(client: client, container: command.container, options: options, cluster: cluster, logger: logger)
 var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: command.foreground,
                                   fsname: "swiftmount:\(command.container)", fuseOptions: options.fuseOptions)
 settings.shutdownGrace = options.shutdownGrace
@@ -189,7 +205,7 @@ do {
         if let port = options.metricsPort, let problem = MetricsEndpoint.serve(port: port, status: currentStatus) {
             logger.warning("metrics unavailable: \(problem)")
         }
-        logger.info("mounted container \(command.container) on \(command.mountpoint)")
+        logger.info("mounted \(command.account ? "account" : "container \(command.container)") on \(command.mountpoint)")
     }
     unlink(controlSocket)
     logger.info("unmounted \(command.mountpoint)")

@@ -103,6 +103,7 @@ final class MetadataTests: MountTestCase {
             head -c 300000 /dev/urandom > big && printf small > a/small && printf deep > a/b/deep
             chmod 600 big && chmod 750 a && chmod 711 a/b/deep && ln -s ../big a/link
             touch -d '2018-08-08 08:08:08.5' big a/b/deep && touch -d '2017-07-07' a/b empty a
+            touch -h -d '2016-06-06 06:06:06' a/link && touch -d '2015-05-05' a/small .
             """)
         var m = try mount()
         try Shell.bash("rsync -a \(source)/ \(Shell.quote(m.path("copy")))/")

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 import Logging
 
-/// The libfuse adapter: C callbacks that turn pointers into Swift values, call SwiftFilesystem,
+/// The libfuse adapter: C callbacks that turn pointers into Swift values, call the mounted filesystem,
 /// and turn its errors into negative errno values. The only file of this target with raw pointers.
 public enum FuseMount {
     public struct Settings: Sendable {
@@ -36,7 +36,7 @@ public enum FuseMount {
 
     /// Mounts, daemonizes unless `foreground`, and serves requests until unmounted or signalled.
     /// `afterDaemonize` runs in the process that serves (e.g. to switch logging to syslog).
-    public static func run(_ filesystem: SwiftFilesystem, settings: Settings, afterDaemonize: () -> Void = {}) throws -> Int32 {
+    public static func run(_ filesystem: any MountedFilesystem, settings: Settings, afterDaemonize: () -> Void = {}) throws -> Int32 {
         var options = ["fsname=\(settings.fsname)", "subtype=swiftmount"] + settings.fuseOptions
         options = options.map { $0.replacingOccurrences(of: ",", with: "\\,") }
         let argv = ["swiftmount", "-o", options.joined(separator: ",")]
@@ -70,7 +70,7 @@ public enum FuseMount {
 
     /// SIGTERM, SIGINT or SIGHUP: drain (files being written are finished, or aborted after the
     /// grace period), then end the loop; a second signal ends the wait at once.
-    private static func startShutdownWatcher(_ filesystem: SwiftFilesystem, loop: LoopHandle, grace: Double?) {
+    private static func startShutdownWatcher(_ filesystem: any MountedFilesystem, loop: LoopHandle, grace: Double?) {
         let watcher = Thread {
             var draining = false
             while true {
@@ -93,11 +93,11 @@ public enum FuseMount {
     }
 
     final class Bridge {
-        let fs: SwiftFilesystem
-        init(_ fs: SwiftFilesystem) { self.fs = fs }
+        let fs: any MountedFilesystem
+        init(_ fs: any MountedFilesystem) { self.fs = fs }
     }
 
-    static var fs: SwiftFilesystem {
+    static var fs: any MountedFilesystem {
         Unmanaged<Bridge>.fromOpaque(sm_fuse_private_data()!).takeUnretainedValue().fs
     }
 
@@ -124,8 +124,8 @@ public enum FuseMount {
         return Int32(bytes.count)
     }
 
-    static func creator(_ mode: mode_t) -> SwiftFilesystem.Creator {
-        SwiftFilesystem.Creator(mode: UInt32(mode), uid: sm_fuse_caller_uid(), gid: sm_fuse_caller_gid())
+    static func creator(_ mode: mode_t) -> Creator {
+        Creator(mode: UInt32(mode), uid: sm_fuse_caller_uid(), gid: sm_fuse_caller_gid())
     }
 
     static func fill(_ st: UnsafeMutablePointer<stat>, _ a: FileAttributes) {

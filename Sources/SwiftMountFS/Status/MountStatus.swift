@@ -1,4 +1,5 @@
 import Foundation
+import SwiftStorage
 
 /// What `swiftmount status` prints: the daemon's answer on its control socket, as JSON.
 public struct MountStatus: Codable, Sendable {
@@ -42,6 +43,15 @@ public struct RequestStatus: Codable, Sendable {
     public var byStatus: [String: Int]
     public var bytesUp: Int
     public var bytesDown: Int
+
+    init(_ counts: RequestCounters.Snapshot) {
+        total = counts.total
+        retries = counts.retries
+        reauthentications = counts.reauthentications
+        byStatus = counts.byStatus
+        bytesUp = counts.bytesUp
+        bytesDown = counts.bytesDown
+    }
 }
 
 public struct MemoryStatus: Codable, Sendable {

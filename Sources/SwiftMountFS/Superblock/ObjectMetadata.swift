@@ -63,7 +63,7 @@ enum ObjectMetadata {
 }
 
 /// One change to an object's metadata, from chmod, chown, utimens, setxattr or removexattr.
-enum MetadataChange: Sendable {
+public enum MetadataChange: Sendable {
     case mode(UInt32)
     case owner(uid: UInt32?, gid: UInt32?)
     case mtime(Date)

@@ -49,3 +49,22 @@ extension SwiftClient {
         _ = try send(call)
     }
 }
+
+extension SwiftClient {
+    /// The account's container names, every page.
+    public func listContainers() throws -> [String] {
+        var names: [String] = []
+        while true {
+            var call = Call(.get)
+            call.query = [("format", "json"), ("limit", "10000")]
+            if let last = names.last { call.query.append(("marker", last)) }
+            let response = try send(call)
+            struct Entry: Decodable { var name: String }
+            guard let page = try? JSONDecoder().decode([Entry].self, from: Data(response.body)) else {
+                throw SwiftError.protocolError("account listing is not JSON")
+            }
+            names += page.map(\.name)
+            if page.count < 10000 { return names }
+        }
+    }
+}

@@ -484,7 +484,6 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let info = try client.head(container: container, object: key)
         var metadata = info?.metadata ?? [:]
         try change.apply(to: &metadata, limits: limits)
-        namespace.forget(p)
         switch (info, attributes.kind) {
         case (nil, .directory):
             try client.put(container: container, object: key, body: [],
@@ -495,8 +494,14 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             try client.putSymlink(container: container, object: key, target: info.symlinkTarget, metadata: metadata)
         case (let info?, _):
             guard try client.setMetadata(container: container, object: key, metadata: metadata,
-                                         dynamicManifest: info.dynamicManifest) else { throw FSError(ENOENT) }
+                                         dynamicManifest: info.dynamicManifest) else {
+                namespace.forget(p)
+                throw FSError(ENOENT)
+            }
         }
+        namespace.remember(p, FileAttributes(kind: attributes.kind, size: attributes.size, metadata: metadata,
+                                             lastModified: info?.lastModified ?? Date(), linkTarget: attributes.linkTarget),
+                           metadata: metadata)
     }
 
     /// symlink(2). Inside the mount, a Swift symlink (other Swift clients follow it) when the

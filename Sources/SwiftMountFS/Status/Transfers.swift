@@ -82,10 +82,12 @@ final class TransferRegistry: @unchecked Sendable {
         return transfer
     }
 
-    func end(_ transfer: Transfer) {
+    /// `record` false forgets a transfer that never moved a byte (a file opened for writing and
+    /// closed unchanged, as `touch` does).
+    func end(_ transfer: Transfer, record: Bool = true) {
         lock.lock()
         defer { lock.unlock() }
-        guard active.removeValue(forKey: ObjectIdentifier(transfer)) != nil else { return }
+        guard active.removeValue(forKey: ObjectIdentifier(transfer)) != nil, record else { return }
         finished.append(transfer)
         if finished.count > keepFinished { finished.removeFirst(finished.count - keepFinished) }
     }

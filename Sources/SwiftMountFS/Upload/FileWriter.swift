@@ -356,7 +356,10 @@ final class FileWriter: @unchecked Sendable {
 
     /// Leaves the list of transfers in progress (the handle is released).
     func close() {
-        context.transfers.end(transfer)
+        lock.lock()
+        let untouched = stageExisting != nil
+        lock.unlock()
+        context.transfers.end(transfer, record: !untouched)
     }
 
     /// Stores the object; returns only when Swift has it, or throws why not.

@@ -202,8 +202,12 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             throw FSError(EXDEV)
         }
         for case .object(let object) in objects {
-            let rest = object.name.dropFirst(from.directoryPrefix.count)
-            try renameObject(object.name, to: to.directoryPrefix + rest)
+            let destination = to.directoryPrefix + object.name.dropFirst(from.directoryPrefix.count)
+            if Namespace.kind(contentType: object.contentType, size: object.bytes, symlink: object.symlinkPath != nil) == .symlink {
+                try renameSymlink(ObjectPath(object.name), to: ObjectPath(destination))
+            } else {
+                try renameObject(object.name, to: destination)
+            }
         }
     }
 

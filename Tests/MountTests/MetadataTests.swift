@@ -63,6 +63,10 @@ final class MetadataTests: MountTestCase {
         try Shell.bash("mv \(Shell.quote(m.path("f"))) \(Shell.quote(m.path("g"))) && mv \(Shell.quote(m.path("d/rel"))) \(Shell.quote(m.path("rel2")))")
         XCTAssertEqual(try Shell.bash("stat -c '%a %u %Y' \(Shell.quote(m.path("g")))"), "600 1234 1577934245\n")
         XCTAssertEqual(try Shell.bash("readlink \(Shell.quote(m.path("rel2")))"), "../f\n")
+        // Moving a directory moves its symlinks as symlinks (a server-side copy would copy the target).
+        try Shell.bash("ln -s ../g \(Shell.quote(m.path("d/to-g"))) && mv \(Shell.quote(m.path("d"))) \(Shell.quote(m.path("d2")))")
+        XCTAssertEqual(try Shell.bash("readlink \(Shell.quote(m.path("d2/to-g")))"), "../g\n")
+        XCTAssertEqual(try client.head(container: container, object: "d2/to-g")?.symlinkTarget, "\(container)/g")
     }
 
     func testCopiesWithPreservedAttributesStoreThemInTheirOnePut() throws {

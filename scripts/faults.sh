@@ -82,11 +82,7 @@ outage() { sleep "$2"; bash "$STACK" stop "$1" >/dev/null; sleep "$3"; bash "$ST
 # The big copy of 1 and 2: cp, or with --quick a paced writer (16 MiB every 0.5 s) whose copy
 # lasts longer than the 15 s token as a 3 GiB cp does.
 copy_big() {
-  if [ -z "$PACED" ]; then cp "$WORK/big" "$MNT/big.img"; return; fi
-  /usr/bin/python3 -c 'import sys, time
-with open(sys.argv[1], "rb") as s, open(sys.argv[2], "wb") as d:
-    while b := s.read(16 << 20):
-        d.write(b); time.sleep(0.5)' "$WORK/big" "$MNT/big.img"
+  if [ -n "$PACED" ]; then slow_copy "$WORK/big" "$MNT/big.img" 16 0.5; else cp "$WORK/big" "$MNT/big.img"; fi
 }
 
 scenario1() {

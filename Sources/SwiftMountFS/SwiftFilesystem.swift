@@ -540,22 +540,20 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     /// An extended attribute's value: the upload state (see `uploadAttributes`), or an
     /// `X-Object-Meta-*` item. Names outside `user.` have none (ENODATA, without a request).
     public func extendedAttribute(_ path: String, name: String) throws -> [UInt8] {
-        guard name.hasPrefix(ObjectMetadata.xattrPrefix) else { throw FSError(ENODATA) }
         if let state = uploadAttributes(path).first(where: { $0.name == name }) { return Array(state.value.utf8) }
-        let p = try objectPath(path)
-        if let writer = writer(for: p), let key = ObjectMetadata.key(forAttribute: name) {
-            guard let value = writer.attributesMetadata[key] else { throw FSError(ENODATA) }
-            return ObjectMetadata.decode(value: value)
-        }
-        guard let key = ObjectMetadata.key(forAttribute: name), let value = try namespace.metadata(p)[key] else {
+        guard let key = ObjectMetadata.key(forAttribute: name), let value = try objectMetadata(path)[key] else {
             throw FSError(ENODATA)
         }
         return ObjectMetadata.decode(value: value)
     }
 
     public func extendedAttributeNames(_ path: String) throws -> [String] {
+        uploadAttributes(path).map(\.name) + (try objectMetadata(path)).keys.sorted().map(ObjectMetadata.attributeName(forKey:))
+    }
+
+    /// A file being written answers from its writer, anything else from the object.
+    private func objectMetadata(_ path: String) throws -> [String: String] {
         let p = try objectPath(path)
-        let metadata = try writer(for: p)?.attributesMetadata ?? namespace.metadata(p)
-        return uploadAttributes(path).map(\.name) + metadata.keys.sorted().map(ObjectMetadata.attributeName(forKey:))
+        return try writer(for: p)?.currentMetadata ?? namespace.metadata(p)
     }
 }

@@ -179,26 +179,21 @@ final class FileWriter: @unchecked Sendable {
 
     private var segmentSize: Int { context.plan.size(after: upload?.segmentCount ?? 0) }
 
-    /// What stat(2) shows while the file is open.
-    var attributes: FileAttributes {
-        lock.lock()
-        defer { lock.unlock() }
-        let metadata = metadata(over: baseMetadata ?? [:])
-        return FileAttributes(kind: .file, size: currentSizeLocked, metadata: metadata, lastModified: Date())
-    }
-
-    /// The metadata as it stands for xattr reads while open.
-    var attributesMetadata: [String: String] {
+    /// The metadata as it stands while open (what xattr reads see).
+    var currentMetadata: [String: String] {
         lock.lock()
         defer { lock.unlock() }
         return metadata(over: baseMetadata ?? [:])
     }
 
+    /// What stat(2) shows while the file is open.
+    var attributes: FileAttributes { attributes(currentMetadata) }
+
     /// What the last commit stored, as stat(2) shows it.
-    var storedAttributes: FileAttributes {
-        lock.lock()
-        defer { lock.unlock() }
-        return FileAttributes(kind: .file, size: currentSizeLocked, metadata: storedMetadata, lastModified: Date())
+    var storedAttributes: FileAttributes { attributes(storedMetadata) }
+
+    private func attributes(_ metadata: [String: String]) -> FileAttributes {
+        FileAttributes(kind: .file, size: currentSize, metadata: metadata, lastModified: Date())
     }
 
     /// Takes a metadata change (checked against Swift's limits now, stored by the next commit).

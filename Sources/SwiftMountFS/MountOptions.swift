@@ -72,6 +72,21 @@ public struct MountOptions: Sendable, Equatable {
 
     public init() {}
 
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Options for libfuse and the kernel, passed through; anything not known here or to
+    /// swiftmount is a typo, refused before any network request.
+    static let fuseFlags: Set<String> = [
+        "allow_other", "allow_root", "default_permissions", "auto_unmount", "ro", "rw", "dev", "nodev", "suid",
+        "nosuid", "exec", "noexec", "atime", "noatime", "relatime", "norelatime", "diratime", "nodiratime",
+        "sync", "async", "dirsync", "kernel_cache", "auto_cache", "noauto_cache", "blkdev", "fsname", "subtype",
+        "blksize", "max_read", "context", "fscontext", "defcontext", "rootcontext",
+    ]
+    /// What mount(8) and fstab lines carry for themselves: accepted and not passed on.
+    static let mountFlags: Set<String> = [
+        "defaults", "auto", "noauto", "user", "nouser", "users", "owner", "group", "_netdev", "nofail", "comment",
+    ]
+
     public struct ParseError: Error, CustomStringConvertible {
         public let description: String
     }
@@ -80,6 +95,7 @@ public struct MountOptions: Sendable, Equatable {
     public static func parse(_ items: [String]) throws -> MountOptions {
         var o = MountOptions()
         var thresholdGiven = false
+        var permissionChecks: Bool?
         for item in items where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             let key = parts[0]
@@ -102,6 +118,13 @@ public struct MountOptions: Sendable, Equatable {
                 let v = try required()
                 guard let n = Int(v), n >= min else { throw ParseError(description: "option \(key)=\(v): not a whole number ≥ \(min)") }
                 return n
+            }
+            func flag() throws -> Bool {
+                switch value?.lowercased() {
+                case nil, "yes", "true", "1", "on": return true
+                case "no", "false", "0", "off": return false
+                default: throw ParseError(description: "option \(key)=\(value ?? ""): use yes or no")
+                }
             }
             func octal() throws -> UInt32 {
                 let v = try required()
@@ -134,7 +157,12 @@ public struct MountOptions: Sendable, Equatable {
                 o.fileMode = 0o666 & ~mask
                 o.dirMode = 0o777 & ~mask
             case "reauth_deadline": o.reauthDeadline = try number()
-            case "log_level": o.logLevel = try required()
+            case "log_level":
+                let level = try required().lowercased()
+                guard Self.logLevels.contains(level) else {
+                    throw ParseError(description: "option log_level=\(level): use one of \(Self.logLevels.joined(separator: ", "))")
+                }
+                o.logLevel = level
             case "log_file": o.logFile = try required()
             case "debug": o.debug = true
             case "insecure": o.insecure = true
@@ -146,19 +174,31 @@ public struct MountOptions: Sendable, Equatable {
                 }
                 o.manifest = kind
             case "retry_put_count": o.retryPutCount = try count(min: 1)
-            case "verify_md5": o.verifyMD5 = ["yes", "true", "1", nil].contains(value)
+            case "verify_md5": o.verifyMD5 = try flag()
             case "rename_dir_limit": o.renameDirLimit = try count(min: 0)
             case "cache_dir": o.cacheDir = try required()
             case "shutdown_grace": o.shutdownGrace = try number()
             case "metrics_port": o.metricsPort = try count(min: 1)
             case "os_cloud": o.osCloud = try required()
             case "credentials": o.credentialsFile = try required()
-            case "trust": o.trust = ["yes", "true", "1", nil].contains(value)
+            case "trust": o.trust = try flag()
+            case "nodefault_permissions": permissionChecks = false
             case "user_token_file": o.userTokenFile = try required()
             case "service_credentials": o.serviceCredentials = try required()
             case "service_cloud": o.serviceCloud = try required()
-            default: o.fuseOptions.append(item)
+            default:
+                if Self.mountFlags.contains(key) || key.hasPrefix("x-") { continue }
+                guard Self.fuseFlags.contains(key) else {
+                    throw ParseError(description: "unknown option \(key) (swiftmount --help lists the options)")
+                }
+                if key == "default_permissions" { permissionChecks = true }
+                o.fuseOptions.append(item)
             }
+        }
+        // With allow_other every local user reaches the files: let the kernel check the modes and
+        // owners the mount shows, unless the mount says it does not want that.
+        if o.fuseOptions.contains("allow_other"), permissionChecks != false, !o.fuseOptions.contains("default_permissions") {
+            o.fuseOptions.append("default_permissions")
         }
         if !thresholdGiven { o.largeObjectThreshold = o.segmentSize }
         if o.trust && o.serviceCredentials == nil {

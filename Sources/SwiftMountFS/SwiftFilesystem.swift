@@ -396,14 +396,15 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     }
 
     /// close(2) lands here: the upload completes before close returns, and its result is close's.
-    /// Only the opener's last close commits: in `cmd > file` the shell opens, each child inherits
-    /// the descriptor and closes it after its writes, and committing on those would store the file
-    /// over and over in tiny segments; the shell itself first closes the descriptor it dup'ed to
-    /// stdout, and committing then would show an empty object under the name before the data.
-    /// Other closes leave the commit to the opener's last close, or to release.
+    /// The close that leaves neither the closing process nor the opener with a descriptor on the
+    /// file commits, whichever thread it comes from (`caller` is a process id). In `cmd > file`
+    /// the shell opens, each child inherits the descriptor and closes it after its writes:
+    /// committing on those would store the file over and over in tiny segments, and the shell's
+    /// first close (of the descriptor it dup'ed to stdout) would show an empty object under the
+    /// name before the data. Other closes leave the commit to a later close, or to release.
     public func flush(handle: UInt64, caller: Int32) throws {
-        guard case .writer(let writer) = try file(handle), caller == writer.opener,
-              !process(caller, stillHolds: writer.path) else { return }
+        guard case .writer(let writer) = try file(handle), !process(caller, stillHolds: writer.path),
+              caller == writer.opener || !process(writer.opener, stillHolds: writer.path) else { return }
         try writer.commit()
         namespace.remember(writer.path, writer.storedAttributes, metadata: writer.storedMetadata)
     }

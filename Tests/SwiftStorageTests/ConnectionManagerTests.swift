@@ -1,5 +1,5 @@
 import Foundation
-import SwiftStorage
+@testable import SwiftStorage
 import TestSupport
 import XCTest
 
@@ -39,7 +39,8 @@ final class CountingAuthenticator: Authenticator, @unchecked Sendable {
     }
 
     var summary: String { "counting" }
-    var canReauthenticate: Bool { true }
+    var renewable = true
+    var canReauthenticate: Bool { renewable }
 
     func authenticate(using transport: HTTPTransport) throws -> AuthResult {
         lock.lock()
@@ -116,7 +117,64 @@ final class ConnectionManagerTests: XCTestCase {
         let auth = CountingAuthenticator(clock: clock, lifetime: 100)
         auth.failuresBeforeSuccess = 1000
         let cm = manager(auth)
-        XCTAssertThrowsError(try cm.current()) { XCTAssertTrue("\($0)".contains("unavailable")) }
-        XCTAssertLessThan(auth.calls, 20)
+        let started = clock.now()
+        XCTAssertThrowsError(try cm.current()) {
+            guard case AuthError.unavailable = $0 else { return XCTFail("expected unavailable, got \($0)") }
+        }
+        let waited = clock.now().timeIntervalSince(started)
+        XCTAssertLessThanOrEqual(waited, 30, "never past reauth_deadline (30 s)")
+        XCTAssertGreaterThan(waited, 30 - 8, "retried until the next backoff (cap 8 s) would pass the deadline")
+        XCTAssertNotNil(cm.statistics.problem, "status says why")
+    }
+
+    func testFailingEarlyRefreshKeepsTheValidTokenWithoutWaiting() throws {
+        let clock = ManualClock()
+        let auth = CountingAuthenticator(clock: clock, lifetime: 300)
+        let cm = manager(auth, expireSoon: 60)
+        let first = try cm.current()
+        clock.advance(250)  // 50 s left: due for renewal, still valid
+        auth.failuresBeforeSuccess = 1000
+        let before = clock.now()
+        XCTAssertEqual(try cm.current().token, first.token, "the valid token is handed out")
+        XCTAssertEqual(clock.now(), before, "no backoff sleep while the token is valid")
+        XCTAssertEqual(auth.calls, 2, "one early attempt")
+        XCTAssertEqual(try cm.current().token, first.token)
+        XCTAssertEqual(auth.calls, 2, "no new attempt before the backoff has passed")
+        XCTAssertNotNil(cm.statistics.problem)
+        clock.advance(1)
+        _ = try cm.current()
+        XCTAssertEqual(auth.calls, 3, "tried again after the backoff")
+        auth.failuresBeforeSuccess = 0
+        clock.advance(2)
+        XCTAssertNotEqual(try cm.current().token, first.token, "renewed once Keystone answers")
+        XCTAssertNil(cm.statistics.problem)
+    }
+
+    func testExpiredTokenWithoutCredentialsFailsAsExpired() throws {
+        let clock = ManualClock()
+        let auth = CountingAuthenticator(clock: clock, lifetime: 30)
+        auth.renewable = false
+        let cm = manager(auth)
+        let first = try cm.current()
+        clock.advance(20)
+        XCTAssertEqual(try cm.current().token, first.token, "still valid: used as it is")
+        clock.advance(20)
+        XCTAssertThrowsError(try cm.current()) {
+            guard case AuthError.expired = $0 else { return XCTFail("expected expired, got \($0)") }
+        }
+        XCTAssertThrowsError(try cm.refresh(after: first)) {
+            guard case AuthError.expired = $0 else { return XCTFail("expected expired, got \($0)") }
+        }
+        XCTAssertEqual(auth.calls, 1)
+        XCTAssertFalse(cm.statistics.renewable)
+    }
+
+    func testTokenExpiryFollowsItsOwnLifetimeNotTheLocalClock() throws {
+        // Keystone's clock is a day behind this machine's: its expires_at is in "our" past.
+        let json = #"{"token": {"issued_at": "2020-01-01T00:00:00.000000Z", "expires_at": "2020-01-01T01:00:00.000000Z", "user": {"id": "u"}}}"#
+        let info = try KeystoneTokenInfo(json: Array(json.utf8))
+        let now = Date()
+        let expiry = try XCTUnwrap(info.localExpiry(receivedAt: now))
+        XCTAssertEqual(expiry.timeIntervalSince(now), 3600 - 1, accuracy: 0.001)
     }
 }

@@ -124,6 +124,16 @@ public enum FuseMount {
         return Int32(bytes.count)
     }
 
+    /// The calling process: libfuse reports the calling thread's id, and a file opened on one
+    /// thread may be closed on another (Go, Java, thread pools).
+    static func callerProcess() -> Int32 {
+        let tid = sm_fuse_caller_pid()
+        guard let status = try? String(contentsOfFile: "/proc/\(tid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") }),
+              let tgid = Int32(line.dropFirst(5).trimmingCharacters(in: .whitespaces)) else { return tid }
+        return tgid
+    }
+
     static func creator(_ mode: mode_t) -> Creator {
         Creator(mode: UInt32(mode), uid: sm_fuse_caller_uid(), gid: sm_fuse_caller_gid())
     }
@@ -205,7 +215,7 @@ public enum FuseMount {
         ops.link = { _, _ in -EPERM }
         ops.create = { p, mode, fi in
             FuseMount.perform {
-                let handle = try FuseMount.fs.create(FuseMount.path(p), creator: FuseMount.creator(mode), caller: sm_fuse_caller_pid())
+                let handle = try FuseMount.fs.create(FuseMount.path(p), creator: FuseMount.creator(mode), caller: FuseMount.callerProcess())
                 fi?.pointee.fh = handle
                 return 0
             }
@@ -214,7 +224,7 @@ public enum FuseMount {
             FuseMount.perform {
                 guard let fi else { return -EINVAL }
                 fi.pointee.fh = try FuseMount.fs.open(FuseMount.path(p), mode: OpenMode(flags: fi.pointee.flags),
-                                                     caller: sm_fuse_caller_pid())
+                                                     caller: FuseMount.callerProcess())
                 return 0
             }
         }
@@ -243,7 +253,7 @@ public enum FuseMount {
         ops.flush = { _, fi in
             FuseMount.perform {
                 guard let fi else { return -EINVAL }
-                try FuseMount.fs.flush(handle: fi.pointee.fh, caller: sm_fuse_caller_pid())
+                try FuseMount.fs.flush(handle: fi.pointee.fh, caller: FuseMount.callerProcess())
                 return 0
             }
         }

@@ -27,7 +27,11 @@ public struct FSError: Error, Sendable, CustomStringConvertible {
             case .rejected(let status, _) where status == 400 || status == 412: return FSError(EINVAL, error.description)
             case .rejected: return FSError(EIO, error.description)
             case .noSpace: return FSError(ENOSPC, error.description)
-            case .auth: return FSError(EACCES, error.description)
+            case .quota: return FSError(EDQUOT, error.description)
+            // Keystone unreachable is an outage, not a permissions problem.
+            case .auth(.unavailable), .auth(.invalidResponse): return FSError(EIO, error.description)
+            case .auth(.expired): return FSError(EKEYEXPIRED, error.description)
+            case .auth(.rejected): return FSError(EACCES, error.description)
             case .unavailable, .protocolError: return FSError(EIO, error.description)
             }
         }

@@ -21,12 +21,15 @@ public enum AuthError: Error, Sendable, CustomStringConvertible {
     case unavailable(String)
     /// The answer made no sense (no token, no object-store endpoint, bad JSON).
     case invalidResponse(String)
+    /// The token has expired and this mount has no credentials to get another (OS_AUTH_TYPE=token).
+    case expired(String)
 
     public var description: String {
         switch self {
         case .rejected(let why): "authentication rejected: \(why)"
         case .unavailable(let why): "authentication service unavailable: \(why)"
         case .invalidResponse(let why): "authentication failed: \(why)"
+        case .expired(let why): "token expired: \(why)"
         }
     }
 

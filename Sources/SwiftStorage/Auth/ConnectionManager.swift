@@ -16,6 +16,11 @@ public struct StorageSession: Sendable {
 /// Before handing one out it checks whether the token expires within `expireSoonInterval` and, if
 /// re-auth is possible, obtains a new one first. Refreshes are single-flight: callers arriving
 /// during a refresh wait for it and share its result, so N threads cause one re-auth, not N.
+///
+/// An early refresh (the token still valid) is one attempt: if Keystone does not answer, callers
+/// go on with the valid token and the refresh is tried again after a backoff, so nobody waits out
+/// `reauthDeadline` while their token still works. Only once the token has expired (or Swift
+/// refused it) do callers wait for re-authentication, retried with backoff up to the deadline.
 public final class ConnectionManager: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var expireSoonInterval: Double = 60
@@ -29,6 +34,10 @@ public final class ConnectionManager: @unchecked Sendable {
     public struct Statistics: Sendable {
         public var authentications = 0
         public var expiresAt: Date?
+        /// Whether the token can be renewed at all (false for a bare user token).
+        public var renewable = true
+        /// Why the last authentication failed, while it has not succeeded since.
+        public var problem: String?
     }
 
     private let authenticator: any Authenticator
@@ -44,6 +53,10 @@ public final class ConnectionManager: @unchecked Sendable {
     private var lastFailure: (generation: Int, error: Error)?
     private var generation = 0
     private var authentications = 0
+    /// After a failed early refresh: no new attempt before this (callers use the valid token).
+    private var earlyRetryAt: Date?
+    private var earlyFailures = 0
+    private var problem: String?
 
     public init(authenticator: any Authenticator, transport: any HTTPTransport,
                 configuration: Configuration = Configuration(), clock: any WallClock = SystemClock(),
@@ -58,11 +71,12 @@ public final class ConnectionManager: @unchecked Sendable {
     public var statistics: Statistics {
         condition.lock()
         defer { condition.unlock() }
-        return Statistics(authentications: authentications, expiresAt: session?.expiresAt)
+        return Statistics(authentications: authentications, expiresAt: session?.expiresAt,
+                          renewable: authenticator.canReauthenticate, problem: problem)
     }
 
-    /// A session good for at least `expireSoonInterval` more seconds (or the best there is when
-    /// re-auth is impossible).
+    /// A session good for at least `expireSoonInterval` more seconds (or, while re-authentication
+    /// fails, one that is still valid).
     public func current() throws -> StorageSession {
         try obtain(replacing: nil)
     }
@@ -71,7 +85,7 @@ public final class ConnectionManager: @unchecked Sendable {
     /// saw the same session rejected, and returns the new session.
     public func refresh(after rejected: StorageSession) throws -> StorageSession {
         guard authenticator.canReauthenticate else {
-            throw AuthError.rejected("the token was refused and this mount has no credentials to get another")
+            throw AuthError.expired("the token was refused and this mount has no credentials to get another")
         }
         return try obtain(replacing: rejected.generation)
     }
@@ -80,7 +94,10 @@ public final class ConnectionManager: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while true {
+            let valid = session.flatMap { isValid($0, rejectedGeneration: rejectedGeneration) ? $0 : nil }
             if refreshing {
+                // A refresh is under way: a still-valid token need not wait for it.
+                if let valid { return valid }
                 let waitedFor = generation
                 while refreshing { condition.wait() }
                 if let failure = lastFailure, failure.generation == waitedFor { throw failure.error }
@@ -90,12 +107,15 @@ public final class ConnectionManager: @unchecked Sendable {
                 return session
             }
             if let session, !authenticator.canReauthenticate, rejectedGeneration == nil {
-                return session
+                if valid != nil { return session }
+                throw AuthError.expired("the token expired at \(session.expiresAt.map { "\($0)" } ?? "?") and this mount has no credentials to get another")
             }
+            // Expiring soon but valid, and the last early attempt failed a moment ago: keep it.
+            if let valid, let retryAt = earlyRetryAt, clock.now() < retryAt { return valid }
             refreshing = true
             let startGeneration = generation
             condition.unlock()
-            let result = Result { try authenticateWithRetry() }
+            let result = Result { try valid != nil ? authenticateOnce() : authenticateWithRetry() }
             condition.lock()
             refreshing = false
             switch result {
@@ -106,14 +126,32 @@ public final class ConnectionManager: @unchecked Sendable {
                                            obtainedAt: clock.now(), generation: generation)
                 session = fresh
                 lastFailure = nil
+                earlyRetryAt = nil
+                earlyFailures = 0
+                if problem != nil { logger.notice("authentication works again (\(authenticator.summary))") }
+                problem = nil
                 condition.broadcast()
                 return fresh
             case .failure(let error):
-                lastFailure = (startGeneration, error)
+                if problem == nil { logger.error("authentication failing: \(error)") }
+                problem = "\(error)"
                 condition.broadcast()
+                if let valid, (error as? AuthError)?.isTransient == true {
+                    earlyRetryAt = clock.now().addingTimeInterval(config.backoff.delay(afterAttempt: earlyFailures))
+                    earlyFailures += 1
+                    return valid
+                }
+                lastFailure = (startGeneration, error)
                 throw error
             }
         }
+    }
+
+    /// Not refused and not past its expiry (a second of margin for the request on its way).
+    private func isValid(_ session: StorageSession, rejectedGeneration: Int?) -> Bool {
+        if let rejectedGeneration, session.generation <= rejectedGeneration { return false }
+        guard let expiresAt = session.expiresAt else { return true }
+        return expiresAt.timeIntervalSince(clock.now()) > 1
     }
 
     private func isUsable(_ session: StorageSession, rejectedGeneration: Int?) -> Bool {
@@ -125,6 +163,12 @@ public final class ConnectionManager: @unchecked Sendable {
         let lifetime = expiresAt.timeIntervalSince(session.obtainedAt)
         let margin = min(config.expireSoonInterval, max(lifetime / 2, 0))
         return expiresAt.timeIntervalSince(now) > margin
+    }
+
+    private func authenticateOnce() throws -> AuthResult {
+        let result = try authenticator.authenticate(using: transport)
+        logger.info("authenticated (\(authenticator.summary))")
+        return result
     }
 
     private func authenticateWithRetry() throws -> AuthResult {

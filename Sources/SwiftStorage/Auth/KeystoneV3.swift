@@ -66,7 +66,7 @@ public struct KeystoneV3Auth: Authenticator {
     public func authenticate(using transport: HTTPTransport) throws -> AuthResult {
         let (token, info) = try issueToken(using: transport)
         let storageURL = try Self.objectStoreURL(in: info.catalog, interface: interface, region: region)
-        return AuthResult(token: token, storageURL: storageURL, expiresAt: info.expiresAt)
+        return AuthResult(token: token, storageURL: storageURL, expiresAt: info.localExpiry(receivedAt: Date()))
     }
 
     /// POST /v3/auth/tokens: the token and what Keystone says about it.
@@ -151,7 +151,18 @@ public struct KeystoneTokenInfo: Sendable {
     public var projectID: String?
     public var roles: [String]
     public var expiresAt: Date?
+    /// Keystone's clock when it issued the token (cut to the second).
+    public var issuedAt: Date?
     var catalog: [CatalogEntry]
+
+    /// When the token expires by this machine's clock: its own lifetime (issued → expires, one
+    /// second less for `issued_at` being cut to the second) from when it arrived, so a skewed local
+    /// clock neither re-authenticates before every request nor sends expired tokens.
+    public func localExpiry(receivedAt: Date) -> Date? {
+        guard let expiresAt else { return nil }
+        guard let issuedAt else { return expiresAt }
+        return receivedAt.addingTimeInterval(expiresAt.timeIntervalSince(issuedAt) - 1)
+    }
 
     init(json: [UInt8]) throws {
         let parsed: Body
@@ -164,6 +175,7 @@ public struct KeystoneTokenInfo: Sendable {
         projectID = parsed.token.project?.id
         roles = parsed.token.roles?.map(\.name) ?? []
         expiresAt = Timestamp.parseISO8601(parsed.token.expires_at)
+        issuedAt = parsed.token.issued_at.flatMap(Timestamp.parseISO8601)
         catalog = parsed.token.catalog ?? []
     }
 
@@ -172,6 +184,7 @@ public struct KeystoneTokenInfo: Sendable {
             struct Ref: Decodable { var id: String }
             struct Role: Decodable { var name: String }
             var expires_at: String
+            var issued_at: String?
             var user: Ref
             var project: Ref?
             var roles: [Role]?

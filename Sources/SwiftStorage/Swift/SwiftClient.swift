@@ -179,7 +179,8 @@ public final class SwiftClient: Sendable {
         case 404: return .notFound(call.displayPath)
         case 412: return .changed(call.displayPath)
         case 409: return .conflict("\(what): \(detail)")
-        case 413 where detail.lowercased().contains("quota"), 507: return .noSpace("\(what): \(detail)")
+        case 413 where detail.lowercased().contains("quota"): return .quota("\(what): \(detail)")
+        case 507: return .noSpace("\(what): \(detail)")
         case 403: return .auth(.rejected("\(what): 403 \(detail)"))
         default: return .rejected(status: response.status, "\(what): \(detail)")
         }

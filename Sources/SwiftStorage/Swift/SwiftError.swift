@@ -7,8 +7,10 @@ public enum SwiftError: Error, Sendable, CustomStringConvertible {
     case conflict(String)
     /// 400-class answers that retrying will not fix (bad name, too large, ...).
     case rejected(status: Int, String)
-    /// 507 or a quota: no room on the server.
+    /// 507: no room on the server's disks.
     case noSpace(String)
+    /// 413 naming a quota (the account's or the container's): the user's space is used up.
+    case quota(String)
     /// Authentication failed for good.
     case auth(AuthError)
     /// Transient failures that outlasted every retry.
@@ -23,6 +25,7 @@ public enum SwiftError: Error, Sendable, CustomStringConvertible {
         case .conflict(let what): "conflict: \(what)"
         case .rejected(let status, let what): "refused (\(status)): \(what)"
         case .noSpace(let what): "no space: \(what)"
+        case .quota(let what): "quota exceeded: \(what)"
         case .auth(let error): error.description
         case .unavailable(let what): "unavailable: \(what)"
         case .protocolError(let what): "bad answer: \(what)"

@@ -67,6 +67,8 @@ public struct MountOptions: Sendable, Equatable {
     public var userTokenFile: String?
     public var serviceCredentials: String?
     public var serviceCloud: String?
+    /// Seconds a multi-tenant mount's trust lives (renewed from `user_token_file` before then).
+    public var trustLifetime: Double = 7 * 86400
     /// Options for libfuse (allow_other, ro, default_permissions, ...), passed through unchanged.
     public var fuseOptions: [String] = []
 
@@ -186,6 +188,7 @@ public struct MountOptions: Sendable, Equatable {
             case "user_token_file": o.userTokenFile = try required()
             case "service_credentials": o.serviceCredentials = try required()
             case "service_cloud": o.serviceCloud = try required()
+            case "trust_lifetime": o.trustLifetime = try number(min: 60)
             default:
                 if Self.mountFlags.contains(key) || key.hasPrefix("x-") { continue }
                 guard Self.fuseFlags.contains(key) else {

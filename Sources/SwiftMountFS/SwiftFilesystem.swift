@@ -63,8 +63,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         maxObjectNameLength = cluster.maxObjectNameLength
         self.cluster = cluster
         space = AccountSpace(client: client)
-        namespace = Namespace(client: client, container: container, options: options,
-                              pageSize: min(10_000, cluster.containerListingLimit), logger: logger)
+        namespace = Namespace(client: client, container: container, options: options, logger: logger)
         uploads = UploadContext(client: client, container: container, options: options, cluster: cluster,
                                 transfers: transfers, logger: logger)
         reads = ReadContext(client: client, container: container, options: options, transfers: transfers, logger: logger)
@@ -77,8 +76,10 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     public func getattr(_ path: String, handle: UInt64? = nil) throws -> FileAttributes {
         let p = try objectPath(path)
         if let writer = writer(for: p) { return writer.attributes }
-        if let handle, case .reader(let reader)? = try? file(handle) {
-            return reader.attributes
+        switch handle.flatMap({ try? file($0) }) {
+        case .reader(let reader)?: return reader.attributes
+        case .writer(let writer)?: return writer.attributes  // also once unlinked
+        case nil: break
         }
         return try namespace.lookup(p)
     }
@@ -120,48 +121,56 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         try namespace.removeDirectory(p)
     }
 
+    /// unlink(2). A file being written loses its name at once and its writer finishes into the
+    /// void, as on a local filesystem: nothing is stored, its segments are deleted. A large
+    /// object's manifest goes first, then its segments, unless another manifest still uses them.
     public func unlink(_ path: String) throws {
         let p = ObjectPath(path)
+        let detached = detachWriter(p)
+        detached?.discard()
         namespace.forget(p)
-        guard let info = try client.head(container: container, object: p.key) else { throw FSError(ENOENT) }
-        if namespace.attributes(p, info).kind == .directory { throw FSError(EISDIR) }
-        try client.delete(container: container, object: p.key, staticLargeObject: info.isStaticLargeObject)
-        namespace.forget(p)
-        if let manifest = info.dynamicManifest {
-            try deleteDynamicSegments(manifest: manifest)
+        guard let info = try client.head(container: container, object: p.key) else {
+            if detached != nil { return }
+            throw FSError(ENOENT)
         }
+        if namespace.attributes(p, info).kind == .directory { throw FSError(EISDIR) }
+        let manifest = try client.manifest(container: container, object: p.key, info: info)
+        try client.delete(container: container, object: p.key)
+        namespace.forget(p)
+        if let manifest { reclaim(manifest, of: p) }
     }
 
-    /// A dynamic large object's segments are every object under its manifest's "container/prefix".
-    private func deleteDynamicSegments(manifest: String) throws {
-        let decoded = manifest.removingPercentEncoding ?? manifest
-        guard let slash = decoded.firstIndex(of: "/") else { return }
-        let segmentContainer = String(decoded[..<slash])
-        let prefix = String(decoded[decoded.index(after: slash)...])
-        guard !prefix.isEmpty else { return }  // never delete a whole container's worth
-        var segments: [ObjectRef] = []
-        for case .object(let segment) in try client.listAll(container: segmentContainer, prefix: prefix, delimiter: nil) {
-            segments.append(ObjectRef(container: segmentContainer, name: segment.name))
+    /// Deletes a removed large object's segments, unless another manifest uses them. Best effort:
+    /// the object is gone either way, and `swiftmount gc` finds what is left.
+    private func reclaim(_ manifest: LargeObjectManifest, of p: ObjectPath) {
+        do {
+            try client.reclaimSegments(of: manifest, manifestContainer: container, bulkLimit: uploads.bulkDeleteLimit)
+        } catch {
+            logger.warning("\(p): could not delete its segments: \(error); `swiftmount gc` finds them")
         }
-        try client.deleteMany(segments, bulkLimit: uploads.bulkDeleteLimit)
     }
 
     /// rename(2). A file is copied server-side (a large object's manifest only, never its data)
-    /// and the source deleted; a replaced large object's segments are deleted afterwards. A
-    /// directory moves every object under it, up to `rename_dir_limit` objects (EXDEV beyond,
-    /// which makes mv fall back to copying).
+    /// and the source deleted; a replaced large object's segments are deleted afterwards unless
+    /// another manifest still uses them. A directory moves every object under it, up to
+    /// `rename_dir_limit` objects (EXDEV beyond, which makes mv fall back to copying), onto
+    /// nothing or an empty directory (ENOTEMPTY otherwise). Files being written do not move:
+    /// a rename of one, or of a directory holding one, is EBUSY and changes nothing.
     public func rename(_ from: String, to: String, noReplace: Bool) throws {
         let source = ObjectPath(from), target = try objectPath(to)
         guard !source.isRoot, !target.isRoot else { throw FSError(EBUSY) }
         if source == target { return }
-        if writer(for: source) != nil || writer(for: target) != nil {
-            throw FSError(EBUSY, "\(source) or \(target) is being written")
+        if let busy = writerAt(orUnder: source) ?? writerAt(orUnder: target) {
+            throw FSError(EBUSY, "\(busy) is being written")
         }
         let attributes = try namespace.lookup(source)
-        let existing = try? namespace.lookup(target)
+        let existing = try namespace.lookupIfPresent(target)
         if noReplace, existing != nil { throw FSError(EEXIST) }
         if attributes.kind == .directory {
-            if let existing, existing.kind != .directory { throw FSError(ENOTDIR) }
+            if let existing {
+                guard existing.kind == .directory else { throw FSError(ENOTDIR) }
+                guard try namespace.isEmptyDirectory(target) else { throw FSError(ENOTEMPTY) }
+            }
             if target.key.hasPrefix(source.directoryPrefix) { throw FSError(EINVAL) }
             try renameDirectory(source, to: target)
         } else {
@@ -241,7 +250,8 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             memory: MemoryStatus(writeBufferUsed: uploads.budget.inUse, writeBufferCap: uploads.budget.capacity,
                                  readBufferUsed: reads.budget.inUse, readBufferCap: reads.budget.capacity),
             cachedAttributes: cache.entries, attributeCacheHits: cache.hits, attributeCacheMisses: cache.misses,
-            segmentUploadSeconds: uploads.segmentLatency.snapshot, transfers: active, recentTransfers: recent)
+            segmentUploadSeconds: uploads.segmentLatency.snapshot, transfers: active, recentTransfers: recent,
+            activeUploads: uploads.live.all)
     }
 
     /// Read-only extended attributes of a file uploaded through this mount (while it is written
@@ -256,26 +266,28 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
 
     // MARK: - Shutdown
 
-    /// Stops opening files for writing and waits until every file being written is closed (its
-    /// close stores it), for at most `grace` seconds (nil: as long as it takes); files still open
-    /// then are aborted: never stored, their segments deleted.
+    /// Stops opening files for writing and waits until every open file is closed — a file being
+    /// written is stored by its close, a reader reads to its end — for at most `grace` seconds
+    /// (nil: as long as it takes); files still being written then are aborted: never stored,
+    /// their segments deleted.
     public func drain(grace: Double?) {
         lock.lock()
         draining = true
         drainDeadline = grace.map { Date().addingTimeInterval($0) }
-        let open = writers.count
+        let open = handles.count
         lock.unlock()
         if open > 0 {
-            logger.notice("shutting down: waiting for \(open) file(s) being written (grace: \(grace.map { "\($0) s" } ?? "until closed"))")
+            logger.notice("shutting down: waiting for \(open) open file(s) (grace: \(grace.map { "\($0) s" } ?? "until closed"))")
         }
         while true {
             lock.lock()
-            let remaining = Array(writers.values)
+            let remaining = handles.count
+            let writing = Array(writers.values)
             let expired = drainDeadline.map { Date() >= $0 } ?? false
             lock.unlock()
-            if remaining.isEmpty { return }
+            if remaining == 0 { return }
             if expired {
-                for writer in remaining {
+                for writer in writing {
                     logger.warning("shutting down: upload of \(writer.path) aborted; nothing stored under its name")
                     writer.abort("the mount shut down before the file was closed")
                 }
@@ -370,6 +382,20 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         return writers[path]
     }
 
+    /// A file being written at `path` or anywhere under it.
+    private func writerAt(orUnder path: ObjectPath) -> ObjectPath? {
+        lock.lock()
+        defer { lock.unlock() }
+        return writers.keys.first { $0 == path || $0.key.hasPrefix(path.directoryPrefix) }
+    }
+
+    /// Takes the writer of `path` out of the namespace (its handles stay open).
+    private func detachWriter(_ path: ObjectPath) -> FileWriter? {
+        lock.lock()
+        defer { lock.unlock() }
+        return writers.removeValue(forKey: path)
+    }
+
     public func read(handle: UInt64, offset: Int, count: Int) throws -> [ArraySlice<UInt8>] {
         let reader: FileReader
         switch try file(handle) {
@@ -404,8 +430,8 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     /// name before the data. Other closes leave the commit to a later close, or to release.
     public func flush(handle: UInt64, caller: Int32) throws {
         guard case .writer(let writer) = try file(handle), !process(caller, stillHolds: writer.path),
-              caller == writer.opener || !process(writer.opener, stillHolds: writer.path) else { return }
-        try writer.commit()
+              caller == writer.opener || !process(writer.opener, stillHolds: writer.path),
+              try writer.commit() else { return }
         namespace.remember(writer.path, writer.storedAttributes, metadata: writer.storedMetadata)
     }
 

@@ -18,12 +18,12 @@ enum ConfigFile {
     }
 
     /// The option items ("key=value" or "flag") that apply to this mount, in precedence order.
-    static func items(path: String, container: String, mountpoint: String) throws -> [String] {
+    static func items(path: String, container: String, mountpoint: String?) throws -> [String] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw Failure(description: "cannot read config file \(path): \(error.localizedDescription)")
         }
-        let canonical = URL(fileURLWithPath: mountpoint).resolvingSymlinksInPath().path
+        let canonical = mountpoint.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
         var sections: [String: [String]] = [:]
         var current: String?
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -42,6 +42,6 @@ enum ConfigFile {
             let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             sections[section, default: []].append(parts.count == 2 ? "\(parts[0])=\(parts[1])" : parts[0])
         }
-        return (sections["*"] ?? []) + (sections[container] ?? []) + (sections[canonical] ?? [])
+        return (sections["*"] ?? []) + (sections[container] ?? []) + (canonical.flatMap { sections[$0] } ?? [])
     }
 }

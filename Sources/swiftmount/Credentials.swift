@@ -5,12 +5,18 @@ import SwiftStorage
 
 /// How this mount authenticates, resolved from options, clouds.yaml and the environment.
 struct ResolvedAuth {
+    /// In multi-tenant mode, the user's own token until the trust exists.
     var authenticator: any Authenticator
-    var trust: TrustDelegation?
-    /// Why multi-tenant delegation is not in force, when trust=yes was asked for.
-    var trustProblem: String?
+    /// trust=yes: what creating the trust needs (done after every other check has passed).
+    var pendingTrust: PendingTrust?
     var caFile: String?
     var insecure = false
+}
+
+/// A multi-tenant mount before its trust exists: the user's token and the service user.
+struct PendingTrust {
+    var userToken: Secret
+    var service: KeystoneV3Auth
 }
 
 enum CredentialError: Error, CustomStringConvertible {
@@ -63,13 +69,16 @@ func readCredentialsFile(_ path: String) throws -> [String: String] {
     return vars
 }
 
-func resolveAuth(options: MountOptions, environment: [String: String], transport: any HTTPTransport,
-                 logger: Logger) throws -> ResolvedAuth {
+/// Where credentials come from, first found wins: `credentials=FILE`, `os_cloud=NAME` (or
+/// `OS_CLOUD`), the environment. No network here.
+func resolveAuth(options: MountOptions, environment: [String: String]) throws -> ResolvedAuth {
     var vars = environment
     if let file = options.credentialsFile {
+        guard options.osCloud == nil else {
+            throw CredentialError.invalid("credentials= and os_cloud= name two sources of credentials; give one")
+        }
         vars.merge(try readCredentialsFile(file)) { $1 }
-    }
-    if let cloud = options.osCloud ?? environment["OS_CLOUD"].flatMap({ $0.isEmpty ? nil : $0 }) {
+    } else if let cloud = options.osCloud ?? environment["OS_CLOUD"].flatMap({ $0.isEmpty ? nil : $0 }) {
         vars = try CloudsConfig.variables(cloud: cloud, environment: environment)
     }
     let caFile = vars["OS_CACERT"]
@@ -93,16 +102,8 @@ func resolveAuth(options: MountOptions, environment: [String: String], transport
           service.canReauthenticate else {
         throw CredentialError.invalid("service_credentials must hold a Keystone v3 password or application credential")
     }
-    do {
-        let trust = try TrustDelegation.establish(userToken: Secret(userToken), service: service, transport: transport)
-        logger.info("trust \(trust.trustID) created: service user acts for user \(trust.trustorUserID) on project \(trust.projectID) with roles \(trust.roles.joined(separator: ","))")
-        return ResolvedAuth(authenticator: trust.authenticator, trust: trust, caFile: caFile, insecure: insecure)
-    } catch {
-        // Said once; the mount goes on with the user's token, which cannot be renewed.
-        let why = "\(error)"
-        logger.warning("could not create a trust (\(why)); using the user's token without re-authentication")
-        let userOnly = try EnvironmentCredentials.authenticator(from: vars.merging(
-            ["OS_AUTH_TYPE": "token", "OS_TOKEN": userToken, "OS_AUTH_URL": service.authURL]) { $1 })
-        return ResolvedAuth(authenticator: userOnly, trustProblem: why, caFile: caFile, insecure: insecure)
-    }
+    let user = try EnvironmentCredentials.authenticator(from: vars.merging(
+        ["OS_AUTH_TYPE": "token", "OS_TOKEN": userToken, "OS_AUTH_URL": service.authURL]) { $1 })
+    return ResolvedAuth(authenticator: user, pendingTrust: PendingTrust(userToken: Secret(userToken), service: service),
+                        caFile: caFile ?? serviceVars["OS_CACERT"], insecure: insecure || serviceVars["OS_INSECURE"] == "true")
 }

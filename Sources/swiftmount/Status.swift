@@ -100,8 +100,10 @@ func runStatus(_ args: [String]) -> Int32 {
 func describe(_ s: MountStatus) -> String {
     let now = Date().timeIntervalSince1970
     var lines = ["\(s.mountpoint): container \(s.container), pid \(s.pid), \(s.state), up \(duration(now - s.startedAt))"]
-    let expiry = s.auth.tokenExpiresAt.map { "token expires in \(duration($0 - now))" } ?? "token without expiry"
+    let expiry = (s.auth.tokenExpiresAt.map { "token expires in \(duration($0 - now))" } ?? "token without expiry")
+        + (s.auth.renewable ? "" : " (cannot be renewed)")
     lines.append("auth: \(s.auth.method); \(expiry); \(s.auth.authentications) authentications; trust: \(s.auth.trust)")
+    if let problem = s.auth.problem { lines.append("auth failing: \(problem)") }
     let statuses = s.requests.byStatus.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
     lines.append("requests: \(s.requests.total) (\(statuses)); \(s.requests.retries) retries, \(s.requests.reauthentications) refused tokens; up \(bytes(s.requests.bytesUp)), down \(bytes(s.requests.bytesDown))")
     lines.append("buffers: write \(bytes(s.memory.writeBufferUsed)) of \(bytes(s.memory.writeBufferCap)), read \(bytes(s.memory.readBufferUsed)) of \(bytes(s.memory.readBufferCap)); \(s.cachedAttributes) cached attributes")

@@ -115,17 +115,7 @@ case "status": exit(runStatus(Array(CommandLine.arguments.dropFirst(2))))
 default: break
 }
 let command = CommandLine_.parse(Array(CommandLine.arguments.dropFirst()))
-let options: MountOptions
-do {
-    // config=FILE names another config file; the default one may be absent.
-    let named = command.options.last { $0.hasPrefix("config=") }.map { String($0.dropFirst("config=".count)) }
-    let configPath = named ?? ConfigFile.defaultPath
-    var items: [String] = []
-    if named != nil || FileManager.default.fileExists(atPath: configPath) {
-        items = try ConfigFile.items(path: configPath, container: command.container, mountpoint: command.mountpoint)
-    }
-    options = try MountOptions.parse(items + command.options.filter { !$0.hasPrefix("config=") })
-} catch { fail(.usage, "\(error)") }
+let options = loadOptions(command.options, container: command.container, mountpoint: command.mountpoint)
 
 let level: Logger.Level = command.debug || options.debug ? .trace : (Logger.Level(rawValue: options.logLevel) ?? .info)
 var logSink: LogRouting.Sink = .standardError
@@ -144,36 +134,44 @@ guard FileManager.default.fileExists(atPath: command.mountpoint, isDirectory: &i
     fail(.mount, "mount point \(command.mountpoint) is not a directory")
 }
 
-var transportConfig = CurlTransport.Configuration()
-transportConfig.verifyTLS = !options.insecure
-transportConfig.caFile = options.caFile
 let auth: ResolvedAuth
-do {
-    auth = try resolveAuth(options: options, environment: ProcessInfo.processInfo.environment,
-                           transport: CurlTransport(configuration: transportConfig), logger: logger)
-} catch { fail(.auth, "\(error)") }
-if auth.insecure { transportConfig.verifyTLS = false }
-if transportConfig.caFile == nil { transportConfig.caFile = auth.caFile }
-let transport = CurlTransport(configuration: transportConfig)
-var connectionConfig = ConnectionManager.Configuration()
-connectionConfig.expireSoonInterval = options.expireSoonInterval
-connectionConfig.reauthDeadline = options.reauthDeadline
-let connection = ConnectionManager(authenticator: auth.authenticator, transport: transport, configuration: connectionConfig,
-                                   logger: Logger(label: "swiftmount.auth"))
-let client = SwiftClient(connection: connection, transport: transport,
-                         retry: SwiftClient.RetryPolicy(attempts: options.retryPutCount, backoff: Backoff(base: 0.5, cap: 8)))
+do { auth = try resolveAuth(options: options, environment: ProcessInfo.processInfo.environment) } catch { fail(.auth, "\(error)") }
+let transport = Storage.transport(options: options, auth: auth)
+// In multi-tenant mode this is the user's own token until the trust exists.
+var storage = Storage(authenticator: auth.authenticator, transport: transport, options: options)
 
 // Fail before daemonizing, with a one-line reason, so a script or mount(8) sees the error.
-do { _ = try connection.current() } catch { fail(.auth, "\(error)") }
+do { _ = try storage.connection.current() } catch { fail(.auth, "\(error)") }
 if !command.account {
     do {
-        guard try client.containerExists(command.container) else {
+        guard try storage.client.containerExists(command.container) else {
             fail(.container, "container '\(command.container)' does not exist (create it first, e.g. swift post \(command.container))")
         }
     } catch { fail(.container, "cannot check container '\(command.container)': \(error)") }
 }
+if !storage.connection.statistics.renewable {
+    let expiry = storage.connection.statistics.expiresAt.map { "at \($0) (in \(Int($0.timeIntervalSinceNow / 60)) min)" } ?? "when Keystone says so"
+    logger.warning("this token cannot be renewed: it expires \(expiry), and after that every operation fails (EKEYEXPIRED)")
+}
 
-// The cluster's limits (segments per manifest, object size) shape large uploads.
+// The trust comes last, after everything else that can fail, and goes on every way out.
+let trustKeeper = auth.pendingTrust.map { TrustKeeper(pending: $0, options: options, transport: transport, logger: logger) }
+if let trustKeeper, let pending = auth.pendingTrust {
+    if let trust = trustKeeper.establish(userToken: pending.userToken) {
+        storage = Storage(authenticator: trust.authenticator, transport: transport, options: options)
+        do { _ = try storage.connection.current() } catch {
+            trustKeeper.deleteTrust()
+            fail(.auth, "the trust was created but cannot be used: \(error)")
+        }
+        trustKeeper.startRenewing(connection: storage.connection)
+    } else {
+        // Said once; the mount goes on with the user's token, which cannot be renewed.
+        logger.warning("could not create a trust (\(trustKeeper.summary)); using the user's token without re-authentication")
+    }
+}
+let connection = storage.connection, client = storage.client
+
+// The cluster's limits (segments per manifest, object size, listing pages) shape requests.
 let cluster = (try? client.clusterInfo()) ?? ClusterInfo()
 let filesystem: any MountedFilesystem = command.account
     ? AccountFilesystem(client: client, options: options, cluster: cluster, logger: logger)
@@ -183,7 +181,6 @@ var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: co
 settings.shutdownGrace = options.shutdownGrace
 filesystem.mountpoint = URL(fileURLWithPath: command.mountpoint).resolvingSymlinksInPath().path
 let controlSocket = ControlSocket.path(for: command.mountpoint)
-let trustState = auth.trust.map { "trust \($0.trustID)" } ?? auth.trustProblem.map { "not in force: \($0)" } ?? "none"
 do {
     let rc = try FuseMount.run(filesystem, settings: settings) {
         if !command.foreground {
@@ -192,9 +189,9 @@ do {
         if !command.foreground, options.logFile == nil { LogRouting.shared.configure(sink: .syslog, level: level) }
         let currentStatus: @Sendable () -> MountStatus = {
             let statistics = connection.statistics
-            let authStatus = AuthStatus(method: auth.authenticator.summary,
-                                        tokenExpiresAt: statistics.expiresAt?.timeIntervalSince1970,
-                                        authentications: statistics.authentications, trust: trustState)
+            let authStatus = AuthStatus(method: auth.authenticator.summary, tokenExpiresAt: statistics.expiresAt?.timeIntervalSince1970,
+                                        authentications: statistics.authentications, trust: trustKeeper?.summary ?? "none",
+                                        trustID: trustKeeper?.trustID, renewable: statistics.renewable, problem: statistics.problem)
             return filesystem.status(mountpoint: filesystem.mountpoint, auth: authStatus)
         }
         if let problem = ControlSocket.serve(at: controlSocket, answer: {
@@ -209,15 +206,9 @@ do {
     }
     unlink(controlSocket)
     logger.info("unmounted \(command.mountpoint)")
-    if let trust = auth.trust {
-        do {
-            try trust.delete(token: connection.current().token, transport: transport)
-            logger.info("trust \(trust.trustID) deleted")
-        } catch {
-            logger.error("could not delete trust \(trust.trustID): \(error)")
-        }
-    }
+    trustKeeper?.deleteTrust()
     exit(rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1)
 } catch {
+    trustKeeper?.deleteTrust()
     fail(.mount, "\(error)")
 }

@@ -251,6 +251,7 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
             status.attributeCacheMisses += part.attributeCacheMisses
             status.transfers += part.transfers
             status.recentTransfers += part.recentTransfers
+            status.activeUploads += part.activeUploads
         }
         return status
     }

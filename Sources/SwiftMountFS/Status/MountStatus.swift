@@ -18,6 +18,10 @@ public struct MountStatus: Codable, Sendable {
     public var segmentUploadSeconds: HistogramStatus
     public var transfers: [TransferStatus]
     public var recentTransfers: [TransferStatus]
+    /// "segment container/upload prefix" of every segmented upload not yet finished or aborted:
+    /// `swiftmount gc` on this machine never counts their segments as orphans, however long they
+    /// stall.
+    public var activeUploads: [String] = []
 }
 
 public struct AuthStatus: Codable, Sendable {
@@ -25,14 +29,24 @@ public struct AuthStatus: Codable, Sendable {
     /// When the current token expires (never the token itself).
     public var tokenExpiresAt: Double?
     public var authentications: Int
-    /// "none", "trust <id>", or why delegation is not in force.
+    /// "none", "trust <id>, expires ...", or why delegation is not in force.
     public var trust: String
+    /// The trust this mount holds (so `swiftmount gc --trusts` leaves it alone).
+    public var trustID: String?
+    /// False for a bare token: once it expires, operations fail (EKEYEXPIRED).
+    public var renewable: Bool
+    /// Why authentication is failing now (Keystone unreachable, ...), nil when it works.
+    public var problem: String?
 
-    public init(method: String, tokenExpiresAt: Double?, authentications: Int, trust: String) {
+    public init(method: String, tokenExpiresAt: Double?, authentications: Int, trust: String, trustID: String?,
+                renewable: Bool, problem: String?) {
         self.method = method
         self.tokenExpiresAt = tokenExpiresAt
         self.authentications = authentications
         self.trust = trust
+        self.trustID = trustID
+        self.renewable = renewable
+        self.problem = problem
     }
 }
 

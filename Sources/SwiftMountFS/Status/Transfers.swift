@@ -4,7 +4,7 @@ import Foundation
 /// lock, so a status request never waits for a writer blocked on the network.
 public final class Transfer: @unchecked Sendable {
     public enum Kind: String, Codable, Sendable { case upload, read }
-    public enum State: String, Codable, Sendable { case writing, storing, stored, failed, reading, closed }
+    public enum State: String, Codable, Sendable { case writing, storing, stored, failed, unlinked, reading, closed }
 
     let kind: Kind
     let path: String

@@ -47,20 +47,18 @@ final class Namespace: @unchecked Sendable {
     private let readAhead: WorkerPool
     private static let readAheadWindow = 32
     private let dirTTL: Double
-    private let pageSize: Int
     private var hits = 0
     private var misses = 0
     /// Directories up to this size are listed again, rather than asked about one missing name
     /// (a HEAD and a listing), when their cached listing has expired.
     private static let relistLimit = 1000
 
-    init(client: SwiftClient, container: String, options: MountOptions, pageSize: Int, logger: Logger) {
+    init(client: SwiftClient, container: String, options: MountOptions, logger: Logger) {
         self.client = client
         self.container = container
         self.attrTTL = options.attrTimeout
         self.dirTTL = options.dirCacheTTL
         self.exactAttributes = options.attributesFrom == .objects
-        self.pageSize = pageSize
         self.logger = logger
         readAhead = WorkerPool(name: "stat", threads: 8)
     }
@@ -77,6 +75,11 @@ final class Namespace: @unchecked Sendable {
         try entry(path).attributes
     }
 
+    /// The attributes, or nil if nothing is there (other failures are thrown).
+    func lookupIfPresent(_ path: ObjectPath) throws -> FileAttributes? {
+        do { return try lookup(path) } catch let error as FSError where error.errno == ENOENT { return nil }
+    }
+
     /// The object's metadata (`X-Object-Meta-*`; a directory's marker's, the root's container's).
     func metadata(_ path: ObjectPath) throws -> [String: String] {
         if let metadata = try entry(path).metadata { return metadata }
@@ -91,27 +94,33 @@ final class Namespace: @unchecked Sendable {
         // Checking absence may have listed the parent again, which fills the cache.
         if let known = cached(path) { count(hit: true); return known }
         count(hit: false)
+        lock.lock()
+        let stale = cache[path]
+        lock.unlock()
         do {
-            lock.lock()
-            let hint = cache[path]?.attributes.kind
-            lock.unlock()
-            guard let found = try read(path, hint: hint) else { throw FSError(ENOENT) }
-            return found
-        } catch SwiftError.unavailable(let why) {
-            // The server is away: what was known a moment ago beats failing stat(2) outright.
-            lock.lock()
-            let stale = cache[path]
-            lock.unlock()
-            if let stale {
-                logger.notice("\(path): \(why); answering with cached attributes")
-                return stale
+            // With something to fall back on, an outage is noticed after one quick retry.
+            guard let found = try read(path, hint: stale?.attributes.kind, policy: stale == nil ? nil : .quick) else {
+                throw FSError(ENOENT)
             }
-            throw SwiftError.unavailable(why)
+            return found
+        } catch let error where Self.isOutage(error) {
+            // The server (or Keystone) is away: what was known a moment ago beats failing stat(2).
+            guard let stale else { throw error }
+            logger.notice("\(path): \(error); answering with cached attributes")
+            return stale
+        }
+    }
+
+    /// Swift or Keystone unreachable, as opposed to an answer.
+    static func isOutage(_ error: Error) -> Bool {
+        switch error {
+        case is HTTPTransportError, SwiftError.unavailable, SwiftError.auth(.unavailable): true
+        default: false
         }
     }
 
     /// Reads one path's attributes from Swift, or waits for the read already under way.
-    private func read(_ path: ObjectPath, hint: FileKind?) throws -> Entry? {
+    private func read(_ path: ObjectPath, hint: FileKind?, policy: SwiftClient.RetryPolicy? = nil) throws -> Entry? {
         lock.lock()
         if let pending = inflight[path] {
             lock.unlock()
@@ -120,11 +129,12 @@ final class Namespace: @unchecked Sendable {
         let pending = Pending<Entry?>()
         inflight[path] = pending
         lock.unlock()
-        return try perform(path, hint: hint, pending)
+        return try perform(path, hint: hint, pending, policy: policy)
     }
 
-    private func perform(_ path: ObjectPath, hint: FileKind?, _ pending: Pending<Entry?>) throws -> Entry? {
-        let outcome = Result { try fetch(path, hint: hint) }
+    private func perform(_ path: ObjectPath, hint: FileKind?, _ pending: Pending<Entry?>,
+                         policy: SwiftClient.RetryPolicy? = nil) throws -> Entry? {
+        let outcome = Result { try fetch(path, hint: hint, policy: policy) }
         lock.lock()
         inflight[path] = nil
         lock.unlock()
@@ -132,18 +142,18 @@ final class Namespace: @unchecked Sendable {
         return try outcome.get()
     }
 
-    private func fetch(_ path: ObjectPath, hint: FileKind?) throws -> Entry? {
+    private func fetch(_ path: ObjectPath, hint: FileKind?, policy: SwiftClient.RetryPolicy?) throws -> Entry? {
         if path.isRoot {
             // The root's attributes live in the container's metadata.
             let metadata = (try? client.containerMetadata(container)) ?? [:]
             return remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: Date()), metadata: metadata)
         }
-        if hint != .directory, let info = try client.head(container: container, object: path.key) {
+        if hint != .directory, let info = try client.head(container: container, object: path.key, policy: policy) {
             return remember(path, attributes(path, info), metadata: info.metadata)
         }
         // No object: a directory exists if anything is stored under its prefix; its marker, if
         // any, lists first and holds its metadata.
-        let page = try client.list(container: container, prefix: path.directoryPrefix, delimiter: "/", limit: 1)
+        let page = try client.list(container: container, prefix: path.directoryPrefix, delimiter: "/", limit: 1, policy: policy)
         guard let first = page.first else {
             lock.lock()
             absent[path] = Date().addingTimeInterval(attrTTL)
@@ -212,9 +222,9 @@ final class Namespace: @unchecked Sendable {
         }
     }
 
-    func list(_ directory: ObjectPath) throws -> [DirectoryEntry] {
+    func list(_ directory: ObjectPath, policy: SwiftClient.RetryPolicy? = nil) throws -> [DirectoryEntry] {
         let prefix = directory.directoryPrefix
-        let entries = try client.listAll(container: container, prefix: prefix, delimiter: "/", pageSize: pageSize)
+        let entries = try client.listAll(container: container, prefix: prefix, delimiter: "/", policy: policy)
         var seen = Set<String>()
         var result: [DirectoryEntry] = []
         for entry in entries {
@@ -274,13 +284,25 @@ final class Namespace: @unchecked Sendable {
         lock.unlock()
     }
 
-    func removeDirectory(_ path: ObjectPath) throws {
-        let page = try client.list(container: container, prefix: path.directoryPrefix, delimiter: "/", limit: 2)
-        let others = page.filter { entry in
-            if case .object(let o) = entry, o.name == path.directoryMarker { return false }
-            return true
+    /// Whether nothing but the directory's own marker is stored under it.
+    func isEmptyDirectory(_ path: ObjectPath) throws -> Bool {
+        Self.onlyMarker(try firstEntries(path), of: path)
+    }
+
+    private func firstEntries(_ path: ObjectPath) throws -> [ListingEntry] {
+        try client.list(container: container, prefix: path.directoryPrefix, delimiter: "/", limit: 2)
+    }
+
+    private static func onlyMarker(_ page: [ListingEntry], of path: ObjectPath) -> Bool {
+        page.allSatisfy { entry in
+            if case .object(let o) = entry, o.name == path.directoryMarker { return true }
+            return false
         }
-        guard others.isEmpty else { throw FSError(ENOTEMPTY) }
+    }
+
+    func removeDirectory(_ path: ObjectPath) throws {
+        let page = try firstEntries(path)
+        guard Self.onlyMarker(page, of: path) else { throw FSError(ENOTEMPTY) }
         let removedMarker = try client.delete(container: container, object: path.directoryMarker)
         // A marker stored without the trailing slash (some clients write those).
         var removedPlain = false
@@ -334,7 +356,7 @@ final class Namespace: @unchecked Sendable {
             listed[path.parent] = nil
             lock.unlock()
             // A small directory, listed before: one listing answers this and the next misses.
-            if parent.names.count <= Self.relistLimit, (try? list(path.parent)) != nil {
+            if parent.names.count <= Self.relistLimit, (try? list(path.parent, policy: .quick)) != nil {
                 return isKnownAbsent(path)
             }
             lock.lock()

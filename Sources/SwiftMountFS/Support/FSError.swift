@@ -32,7 +32,7 @@ public struct FSError: Error, Sendable, CustomStringConvertible {
             case .auth(.unavailable), .auth(.invalidResponse): return FSError(EIO, error.description)
             case .auth(.expired): return FSError(EKEYEXPIRED, error.description)
             case .auth(.rejected): return FSError(EACCES, error.description)
-            case .unavailable, .protocolError: return FSError(EIO, error.description)
+            case .unavailable, .protocolError, .outcomeUnknown: return FSError(EIO, error.description)
             }
         }
         if let error = error as? HTTPTransportError { return FSError(EIO, error.description) }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import Synchronization
 import SwiftStorage
 
 /// Shared by every writer of a mount.
@@ -20,6 +21,7 @@ final class UploadContext: Sendable {
     let transfers: TransferRegistry
     let metadataLimits: ClusterInfo.MetadataLimits
     let segmentLatency = Histogram(bounds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
+    let live = LiveUploads()
     let logger: Logger
     private let segmentContainerReady = Once()
 
@@ -62,6 +64,15 @@ final class UploadContext: Sendable {
                                              segmentPrefix: upload.prefix + "/", headers: headers)
         }
     }
+}
+
+/// Segmented uploads under way ("segment container/prefix"), for `swiftmount gc`.
+final class LiveUploads: Sendable {
+    private let prefixes = Mutex<Set<String>>([])
+
+    func begin(_ prefix: String) { _ = prefixes.withLock { $0.insert(prefix) } }
+    func end(_ prefix: String) { _ = prefixes.withLock { $0.remove(prefix) } }
+    var all: [String] { prefixes.withLock { $0.sorted() } }
 }
 
 /// Runs a throwing action until it has succeeded once.
@@ -116,6 +127,8 @@ final class FileWriter: @unchecked Sendable {
     private var replaced: ReplacedObject?
     private var failure: FSError?
     private var aborted = false
+    /// Unlinked while open: writes go on, nothing is stored.
+    private var discarded = false
     /// Size set by ftruncate beyond the written bytes.
     private var declaredSize = 0
     private var staged: StagedFile?
@@ -227,8 +240,13 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
+        if discarded && staged == nil {
+            size = max(size, offset + data.count)
+            return
+        }
         try stageIfUntouched()
         if staged == nil && offset < size { try stage("a write at \(offset) below \(size) written bytes") }
+        try checkCapacity(offset + data.count)
         if let staged {
             try sticky { try staged.write(offset: offset, data: data) }
             dirty = true
@@ -244,8 +262,14 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
+        if discarded && staged == nil {
+            size = min(size, newSize)
+            declaredSize = newSize
+            return
+        }
         try stageIfUntouched()
         if staged == nil && newSize < size { try stage("truncating \(size) written bytes to \(newSize)") }
+        try checkCapacity(newSize)
         dirty = true
         if let staged {
             try sticky { try staged.truncate(to: newSize) }
@@ -260,9 +284,19 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
+        if discarded && staged == nil { throw FSError(EIO, "\(path) was unlinked while written; its bytes were not kept") }
         try stageIfUntouched()
         if staged == nil { try stage("reading it back") }
         return try staged!.read(offset: offset, count: count)
+    }
+
+    /// A file may grow only as far as one manifest can hold (the cluster's segment limit): the
+    /// write that would cross it is refused, and what was written before stays good.
+    private func checkCapacity(_ end: Int) throws {
+        let limit = max(context.threshold, context.plan.capacity)
+        guard end <= limit else {
+            throw FSError(EFBIG, "\(path): \(end) bytes; one manifest of this cluster holds at most \(limit)")
+        }
     }
 
     /// Moves what the stream holds to a staged file; refused once a segment has been sent.
@@ -270,6 +304,7 @@ final class FileWriter: @unchecked Sendable {
         guard (upload?.segmentCount ?? 0) == 0 else {
             throw FSError(EOPNOTSUPP, "\(path): \(why) after its first segments were uploaded; write large files sequentially")
         }
+        upload?.end()
         upload = nil
         let file = try sticky { try context.staging.create(expectedSize: max(size, declaredSize)) }
         try sticky {
@@ -349,25 +384,42 @@ final class FileWriter: @unchecked Sendable {
         transfer.set(.failed)
     }
 
+    /// The file was unlinked while open: later writes succeed and go nowhere, commits store
+    /// nothing, and segments already sent are deleted. Waits for a commit in progress first.
+    func discard() {
+        lock.lock()
+        defer { lock.unlock() }
+        discarded = true
+        if !aborted, let upload { upload.abort(keepingFirst: 0) }
+        aborted = true
+        held = []
+        context.buffers.recycle(&buffer)
+        transfer.set(.unlinked)
+    }
+
     /// Leaves the list of transfers in progress (the handle is released).
     func close() {
         lock.lock()
         let untouched = stageExisting != nil
+        upload?.end()
         lock.unlock()
         context.transfers.end(transfer, record: !untouched)
     }
 
-    /// Stores the object; returns only when Swift has it, or throws why not.
-    func commit() throws {
+    /// Stores the object; returns only when Swift has it, or throws why not. Returns false when
+    /// the file was unlinked (nothing is stored under its name).
+    @discardableResult
+    func commit() throws -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        if discarded { return false }
         if let failure {
             // A segment failed during write(): remove what no stored manifest refers to, once.
             if !aborted, let upload { upload.abort(keepingFirst: manifested) }
             aborted = true
             throw failure
         }
-        guard dirty else { return }
+        guard dirty else { return true }
         transfer.set(.storing)
         do {
             if let staged {
@@ -378,6 +430,7 @@ final class FileWriter: @unchecked Sendable {
             }
             dirty = false
             transfer.stored()
+            return true
         } catch {
             let fsError = FSError.from(error)
             failure = fsError
@@ -432,8 +485,10 @@ final class FileWriter: @unchecked Sendable {
             }
         } catch {
             upload.abort(keepingFirst: 0)
+            upload.end()
             throw error
         }
+        defer { upload.end() }
         _ = try finish(upload, size: staged.size, keepingFirst: 0, headers: headers)
         old.deleteOldSegments(keeping: upload.prefix, context: context)
     }
@@ -454,6 +509,11 @@ final class FileWriter: @unchecked Sendable {
             try context.putManifest(object: path.key, upload: upload, segments: segments, headers: headers)
             context.logger.info("stored \(path) (\(size) bytes, \(segments.count) segments, \(context.manifest.rawValue))")
             return segments.count
+        } catch SwiftError.outcomeUnknown(let why) {
+            // The manifest may be stored: its segments stay (for `swiftmount gc` if it is not).
+            context.logger.error("\(path): \(why); its segments are kept")
+            aborted = true
+            throw SwiftError.outcomeUnknown(why)
         } catch {
             upload.abort(keepingFirst: kept)
             aborted = true
@@ -462,10 +522,10 @@ final class FileWriter: @unchecked Sendable {
     }
 }
 
-/// The large object a new upload replaces: its segments go once the new object is stored.
+/// The large object a new upload replaces: its segments go once the new object is stored, and
+/// only if no other manifest in the account uses them.
 struct ReplacedObject {
-    var staticSegments: [String] = []
-    var dynamicPrefix: (container: String, prefix: String)?
+    var manifest: LargeObjectManifest?
     /// Its metadata, which the new content keeps (mode, owner, xattrs).
     var metadata: [String: String] = [:]
 
@@ -473,36 +533,19 @@ struct ReplacedObject {
 
     static func find(path: ObjectPath, context: UploadContext) throws -> ReplacedObject {
         guard let info = try context.client.head(container: context.container, object: path.key) else { return .none }
-        var old = ReplacedObject()
-        old.metadata = info.metadata
-        if info.isStaticLargeObject {
-            old.staticSegments = try context.client.staticLargeObjectSegments(container: context.container, object: path.key)
-        } else if let manifest = info.dynamicManifest {
-            let decoded = manifest.removingPercentEncoding ?? manifest
-            if let slash = decoded.firstIndex(of: "/"), decoded.index(after: slash) < decoded.endIndex {
-                old.dynamicPrefix = (String(decoded[..<slash]), String(decoded[decoded.index(after: slash)...]))
-            }
-        }
-        return old
+        return ReplacedObject(manifest: try context.client.manifest(container: context.container, object: path.key, info: info),
+                              metadata: info.metadata)
     }
 
     /// Best effort: a segment left behind is garbage for `swiftmount gc`, never a broken object.
     func deleteOldSegments(keeping newPrefix: String?, context: UploadContext) {
-        var targets: [ObjectRef] = []
-        for path in staticSegments {
-            let trimmed = path.drop(while: { $0 == "/" })
-            guard let slash = trimmed.firstIndex(of: "/") else { continue }
-            targets.append(ObjectRef(container: String(trimmed[..<slash]), name: String(trimmed[trimmed.index(after: slash)...])))
-        }
-        if let (container, prefix) = dynamicPrefix,
-           let listing = try? context.client.listAll(container: container, prefix: prefix, delimiter: nil) {
-            for case .object(let o) in listing { targets.append(ObjectRef(container: container, name: o.name)) }
-        }
-        if let newPrefix {
-            targets.removeAll { $0.container == context.segmentContainer && $0.name.hasPrefix(newPrefix + "/") }
-        }
-        do { try context.client.deleteMany(targets, bulkLimit: context.bulkDeleteLimit) } catch {
-            context.logger.warning("could not delete all \(targets.count) old segments: \(error); `swiftmount gc` finds what is left")
+        guard let manifest else { return }
+        do {
+            try context.client.reclaimSegments(of: manifest, manifestContainer: context.container, keeping: { segment in
+                newPrefix.map { segment.container == context.segmentContainer && segment.name.hasPrefix($0 + "/") } ?? false
+            }, bulkLimit: context.bulkDeleteLimit)
+        } catch {
+            context.logger.warning("could not delete the old segments: \(error); `swiftmount gc` finds what is left")
         }
     }
 }

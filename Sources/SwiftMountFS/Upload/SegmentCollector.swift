@@ -3,9 +3,12 @@ import SwiftStorage
 
 /// Finds segments no manifest refers to: uploads that failed while Swift was unreachable, a
 /// daemon killed mid-upload, old segments a replace could not delete. Segments written by
-/// swiftmount sit under `NAME/swiftmount/<upload id>/`; an upload is live if NAME's manifest
-/// (static or dynamic) points into it, or if it is younger than the grace period (it may still
-/// be in progress).
+/// swiftmount are named `NAME/swiftmount/<upload id>/<8-digit index>`.
+///
+/// A segment is an orphan only if no manifest uses it — static manifests anywhere in the account
+/// (renames and copies share segments, whatever their names), dynamic ones in the mount's
+/// container — and its upload is not live: not under way in a daemon on this machine (asked over
+/// their control sockets), and no segment of it newer than the grace period (an upload elsewhere).
 public struct SegmentCollector: Sendable {
     public struct Orphan: Sendable, Equatable {
         public var uploadPrefix: String
@@ -17,59 +20,58 @@ public struct SegmentCollector: Sendable {
     let client: SwiftClient
     let container: String
     let segmentContainer: String
-
     let bulkDeleteLimit: Int?
+    /// "segment container/prefix" of uploads the daemons of this machine have under way.
+    let liveUploads: Set<String>
 
-    public init(client: SwiftClient, container: String, segmentContainer: String? = nil, bulkDeleteLimit: Int? = nil) {
+    public init(client: SwiftClient, container: String, segmentContainer: String? = nil, bulkDeleteLimit: Int? = nil,
+                liveUploads: Set<String> = []) {
         self.bulkDeleteLimit = bulkDeleteLimit
         self.client = client
         self.container = container
         self.segmentContainer = segmentContainer ?? container + "_segments"
+        self.liveUploads = liveUploads
+    }
+
+    /// The upload a segment name belongs to ("NAME/swiftmount/<id>"), read from the end so that
+    /// NAME may itself contain a `swiftmount` directory; nil for names swiftmount does not write.
+    static func uploadPrefix(ofSegment name: String) -> String? {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[parts.count - 3] == "swiftmount",
+              parts[parts.count - 1].count == 8, parts[parts.count - 1].allSatisfy(\.isASCIIDigit),
+              !parts[parts.count - 2].isEmpty else { return nil }
+        return parts.dropLast().joined(separator: "/")
     }
 
     public func orphans(olderThan grace: TimeInterval, now: Date = Date()) throws -> [Orphan] {
         guard try client.containerExists(segmentContainer) else { return [] }
-        var uploads: [String: Orphan] = [:]
+        var uploads: [String: [ObjectSummary]] = [:]
         for case .object(let segment) in try client.listAll(container: segmentContainer, delimiter: nil) {
-            guard let marker = segment.name.range(of: "/swiftmount/") else { continue }
-            let rest = segment.name[marker.upperBound...]
-            guard let slash = rest.firstIndex(of: "/") else { continue }
-            let prefix = String(segment.name[..<slash])
-            var entry = uploads[prefix] ?? Orphan(uploadPrefix: prefix, objects: [], bytes: 0, newest: nil)
-            entry.objects.append(segment.name)
-            entry.bytes += segment.bytes
-            if let modified = segment.lastModified, entry.newest.map({ modified > $0 }) ?? true { entry.newest = modified }
-            uploads[prefix] = entry
+            guard let prefix = Self.uploadPrefix(ofSegment: segment.name) else { continue }
+            uploads[prefix, default: []].append(segment)
         }
-        var referenced: [String: Set<String>] = [:]
+        let candidates = uploads.filter { prefix, segments in
+            guard !liveUploads.contains(segmentContainer + "/" + prefix) else { return false }
+            let newest = segments.compactMap(\.lastModified).max()
+            return newest.map { now.timeIntervalSince($0) >= grace } ?? true
+        }
+        guard !candidates.isEmpty else { return [] }
+        let references = try client.segmentReferences(dynamicIn: [container])
         var result: [Orphan] = []
-        for (prefix, upload) in uploads.sorted(by: { $0.key < $1.key }) {
-            if let newest = upload.newest, now.timeIntervalSince(newest) < grace { continue }
-            let object = String(prefix[..<prefix.range(of: "/swiftmount/")!.lowerBound])
-            if referenced[object] == nil { referenced[object] = try livePrefixes(of: object) }
-            if !referenced[object]!.contains(prefix) { result.append(upload) }
+        for (prefix, segments) in candidates.sorted(by: { $0.key < $1.key }) {
+            let unused = segments.filter { !references.contains(ObjectRef(container: segmentContainer, name: $0.name)) }
+            guard !unused.isEmpty else { continue }
+            result.append(Orphan(uploadPrefix: prefix, objects: unused.map(\.name), bytes: unused.reduce(0) { $0 + $1.bytes },
+                                 newest: unused.compactMap(\.lastModified).max()))
         }
         return result
-    }
-
-    /// The upload prefixes object `name`'s manifest uses now.
-    private func livePrefixes(of name: String) throws -> Set<String> {
-        guard let info = try client.head(container: container, object: name) else { return [] }
-        var prefixes = Set<String>()
-        if info.isStaticLargeObject {
-            for path in try client.staticLargeObjectSegments(container: container, object: name) {
-                let inContainer = path.drop(while: { $0 == "/" }).drop(while: { $0 != "/" }).dropFirst()
-                if let last = inContainer.lastIndex(of: "/") { prefixes.insert(String(inContainer[..<last])) }
-            }
-        } else if let manifest = info.dynamicManifest {
-            let decoded = manifest.removingPercentEncoding ?? manifest
-            let inContainer = decoded.drop(while: { $0 != "/" }).dropFirst()
-            prefixes.insert(String(inContainer.hasSuffix("/") ? inContainer.dropLast() : inContainer))
-        }
-        return prefixes
     }
 
     public func delete(_ orphan: Orphan) throws {
         try client.deleteMany(orphan.objects.map { ObjectRef(container: segmentContainer, name: $0) }, bulkLimit: bulkDeleteLimit)
     }
+}
+
+private extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

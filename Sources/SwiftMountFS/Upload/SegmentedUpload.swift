@@ -27,6 +27,12 @@ final class SegmentedUpload: @unchecked Sendable {
         self.transfer = transfer
         self.segmentContainer = context.segmentContainer
         self.prefix = "\(object)/swiftmount/\(Self.uploadID())"
+        context.live.begin(segmentContainer + "/" + prefix)
+    }
+
+    /// The upload is over (stored, aborted, or its file closed): gc may judge its segments.
+    func end() {
+        context.live.end(segmentContainer + "/" + prefix)
     }
 
     static func uploadID() -> String {

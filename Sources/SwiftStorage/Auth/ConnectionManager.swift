@@ -40,7 +40,7 @@ public final class ConnectionManager: @unchecked Sendable {
         public var problem: String?
     }
 
-    private let authenticator: any Authenticator
+    private var authenticator: any Authenticator
     private let transport: any HTTPTransport
     private let config: Configuration
     private let clock: any WallClock
@@ -68,6 +68,16 @@ public final class ConnectionManager: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// From now on authenticate with `replacement` (a renewed trust): the next request gets a
+    /// token from it.
+    public func replaceAuthenticator(_ replacement: any Authenticator) {
+        condition.lock()
+        defer { condition.unlock() }
+        authenticator = replacement
+        session = nil
+        earlyRetryAt = nil
+    }
+
     public var statistics: Statistics {
         condition.lock()
         defer { condition.unlock() }
@@ -84,7 +94,7 @@ public final class ConnectionManager: @unchecked Sendable {
     /// Called when the server refused `rejected` (401): re-authenticates once for all callers that
     /// saw the same session rejected, and returns the new session.
     public func refresh(after rejected: StorageSession) throws -> StorageSession {
-        guard authenticator.canReauthenticate else {
+        guard condition.withLock({ authenticator.canReauthenticate }) else {
             throw AuthError.expired("the token was refused and this mount has no credentials to get another")
         }
         return try obtain(replacing: rejected.generation)
@@ -114,8 +124,9 @@ public final class ConnectionManager: @unchecked Sendable {
             if let valid, let retryAt = earlyRetryAt, clock.now() < retryAt { return valid }
             refreshing = true
             let startGeneration = generation
+            let authenticator = authenticator
             condition.unlock()
-            let result = Result { try valid != nil ? authenticateOnce() : authenticateWithRetry() }
+            let result = Result { try valid != nil ? authenticateOnce(authenticator) : authenticateWithRetry(authenticator) }
             condition.lock()
             refreshing = false
             switch result {
@@ -165,13 +176,13 @@ public final class ConnectionManager: @unchecked Sendable {
         return expiresAt.timeIntervalSince(now) > margin
     }
 
-    private func authenticateOnce() throws -> AuthResult {
+    private func authenticateOnce(_ authenticator: any Authenticator) throws -> AuthResult {
         let result = try authenticator.authenticate(using: transport)
         logger.info("authenticated (\(authenticator.summary))")
         return result
     }
 
-    private func authenticateWithRetry() throws -> AuthResult {
+    private func authenticateWithRetry(_ authenticator: any Authenticator) throws -> AuthResult {
         let started = clock.now()
         var attempt = 0
         while true {

@@ -26,4 +26,13 @@ public enum Timestamp {
         guard let date = components.date else { return nil }
         return date.addingTimeInterval(fraction)
     }
+
+    /// Keystone's form, to the second: "2026-11-29T11:09:38.000000Z".
+    public static func formatISO8601(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'.000000Z'"
+        return formatter.string(from: date)
+    }
 }

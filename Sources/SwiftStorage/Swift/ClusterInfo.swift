@@ -68,21 +68,9 @@ extension SwiftClient {
         guard let response = try? transport.perform(HTTPRequest(method: .get, url: url)), response.isSuccess else {
             return ClusterInfo()
         }
-        return ClusterInfo(json: response.body)
-    }
-
-    /// The segment paths ("/container/object") a static large object's manifest lists.
-    public func staticLargeObjectSegments(container: String, object: String) throws -> [String] {
-        var call = Call(.get, container: container, object: object)
-        call.query = [("multipart-manifest", "get")]
-        call.passStatuses = [404]
-        let response = try send(call)
-        guard response.status != 404 else { return [] }
-        struct Entry: Decodable { var name: String }
-        guard let entries = try? JSONDecoder().decode([Entry].self, from: Data(response.body)) else {
-            throw SwiftError.protocolError("manifest of \(container)/\(object) is not a segment list")
-        }
-        return entries.map(\.name)
+        let info = ClusterInfo(json: response.body)
+        pageLimit.withLock { $0 = info.containerListingLimit }
+        return info
     }
 
     /// Stores a dynamic large object manifest: every object under `segmentPrefix` of

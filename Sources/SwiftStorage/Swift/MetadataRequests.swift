@@ -53,18 +53,24 @@ extension SwiftClient {
 extension SwiftClient {
     /// The account's container names, every page.
     public func listContainers() throws -> [String] {
-        var names: [String] = []
+        try containerSummaries().map(\.name)
+    }
+
+    /// The account's containers with their object counts, every page.
+    public func containerSummaries() throws -> [(name: String, count: Int)] {
+        var all: [(name: String, count: Int)] = []
+        let pageSize = listingLimit
         while true {
             var call = Call(.get)
-            call.query = [("format", "json"), ("limit", "10000")]
-            if let last = names.last { call.query.append(("marker", last)) }
+            call.query = [("format", "json"), ("limit", String(pageSize))]
+            if let last = all.last { call.query.append(("marker", last.name)) }
             let response = try send(call)
-            struct Entry: Decodable { var name: String }
+            struct Entry: Decodable { var name: String; var count: Int? }
             guard let page = try? JSONDecoder().decode([Entry].self, from: Data(response.body)) else {
                 throw SwiftError.protocolError("account listing is not JSON")
             }
-            names += page.map(\.name)
-            if page.count < 10000 { return names }
+            all += page.map { ($0.name, $0.count ?? 0) }
+            if page.count < pageSize { return all }
         }
     }
 }

@@ -15,6 +15,9 @@ public struct ObjectSummary: Sendable, Equatable {
     public var hash: String
     /// Set for a symlink made with the symlink middleware ("/v1/account/container/object").
     public var symlinkPath: String?
+    /// A static large object's ETag (the MD5 of its segments' ETags), unquoted: copies of a
+    /// manifest share it, and so share its segments.
+    public var sloEtag: String?
 }
 
 /// What HEAD tells about an object.
@@ -77,6 +80,7 @@ struct ListingRecord: Decodable {
     var content_type: String?
     var hash: String?
     var symlink_path: String?
+    var slo_etag: String?
 
     var entry: ListingEntry? {
         if let subdir { return .subdir(subdir) }
@@ -84,6 +88,7 @@ struct ListingRecord: Decodable {
         return .object(ObjectSummary(name: name, bytes: bytes ?? 0,
                                      lastModified: last_modified.flatMap(Timestamp.parseISO8601),
                                      contentType: content_type ?? "application/octet-stream", hash: hash ?? "",
-                                     symlinkPath: symlink_path))
+                                     symlinkPath: symlink_path,
+                                     sloEtag: slo_etag?.trimmingCharacters(in: CharacterSet(charactersIn: "\""))))
     }
 }

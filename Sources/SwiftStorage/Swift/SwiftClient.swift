@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The OpenStack Swift object API over an HTTP transport, authenticated by a ConnectionManager.
 ///
@@ -18,10 +19,17 @@ public final class SwiftClient: Sendable {
         }
 
         public static let once = RetryPolicy(attempts: 1)
+        /// For a caller with an answer to fall back on (attributes known a moment ago): one quick
+        /// retry, not the whole backoff cycle.
+        public static let quick = RetryPolicy(attempts: 2, backoff: Backoff(base: 0.2, cap: 0.2))
     }
 
     public let connection: ConnectionManager
     public let counters = RequestCounters()
+    /// Entries per listing page: the cluster's `container_listing_limit` once `/info` was read
+    /// (a larger `limit` is refused with 412).
+    let pageLimit = Mutex(10_000)
+    public var listingLimit: Int { pageLimit.withLock { $0 } }
     let transport: any HTTPTransport
     private let retry: RetryPolicy
     private let clock: any WallClock
@@ -53,6 +61,9 @@ public final class SwiftClient: Sendable {
         public var responseSink: ByteSink?
         /// Statuses handed back to the caller instead of being turned into errors.
         public var passStatuses: Set<Int> = []
+        /// A static large object PUT with `heartbeat=on`: Swift answers 202 at once, keeps the
+        /// connection alive while it checks the segments, and reports the real status in the body.
+        public var heartbeat = false
 
         public init(_ method: HTTPMethod, container: String? = nil, object: String? = nil) {
             self.method = method
@@ -89,7 +100,10 @@ public final class SwiftClient: Sendable {
             let outcome: Result<HTTPResponse, HTTPTransportError>
             let sunk = call.responseSink?.bytes.count ?? 0
             let started = clock.now()
-            do { outcome = .success(try transport.perform(request)) } catch let e as HTTPTransportError { outcome = .failure(e) }
+            do {
+                let response = try transport.perform(request)
+                outcome = .success(call.heartbeat ? Self.heartbeatOutcome(response) : response)
+            } catch let e as HTTPTransportError { outcome = .failure(e) }
             let received = (call.responseSink?.bytes.count ?? 0) - sunk
             switch outcome {
             case .success(let response):
@@ -159,6 +173,19 @@ public final class SwiftClient: Sendable {
         do { return try connection.refresh(after: session) } catch let error as AuthError { throw SwiftError.auth(error) }
     }
 
+    /// The status a heartbeat answer reports in its body (`{"Response Status": "201 Created",
+    /// "Etag": ..., "Errors": [[path, reason], ...]}`), as if Swift had answered it directly.
+    static func heartbeatOutcome(_ response: HTTPResponse) -> HTTPResponse {
+        guard response.status == 202,
+              let report = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any],
+              let status = (report["Response Status"] as? String).flatMap({ Int($0.prefix(3)) }) else { return response }
+        var headers = HTTPHeaders()
+        headers["etag"] = report["Etag"] as? String
+        let errors = (report["Errors"] as? [[Any]] ?? []).map { $0.map { "\($0)" }.joined(separator: ", ") }
+        let body = ((report["Response Body"] as? String ?? "") + "\nErrors: " + errors.joined(separator: "; "))
+        return HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
+    }
+
     /// 401, and the slo middleware's 400 whose body lists the segments' 401s (a manifest PUT with
     /// an expired token on a Keystone proxy).
     static func isAuthFailure(_ response: HTTPResponse) -> Bool {
@@ -206,13 +233,13 @@ public final class SwiftClient: Sendable {
 
     /// One page of a listing.
     public func list(container: String, prefix: String = "", delimiter: String? = "/", marker: String = "",
-                     limit: Int = 10_000) throws -> [ListingEntry] {
+                     limit: Int? = nil, policy: RetryPolicy? = nil) throws -> [ListingEntry] {
         var call = Call(.get, container: container)
-        call.query = [("format", "json"), ("limit", String(limit))]
+        call.query = [("format", "json"), ("limit", String(min(limit ?? listingLimit, listingLimit)))]
         if !prefix.isEmpty { call.query.append(("prefix", prefix)) }
         if let delimiter { call.query.append(("delimiter", delimiter)) }
         if !marker.isEmpty { call.query.append(("marker", marker)) }
-        let response = try send(call)
+        let response = try send(call, policy: policy)
         do {
             return try JSONDecoder().decode([ListingRecord].self, from: Data(response.body)).compactMap(\.entry)
         } catch {
@@ -220,14 +247,16 @@ public final class SwiftClient: Sendable {
         }
     }
 
-    /// Every entry under `prefix`, following `marker` across pages. `pageSize` must not exceed the
-    /// cluster's `container_listing_limit`: a shorter page is the last one.
+    /// Every entry under `prefix`, following `marker` across pages of the cluster's
+    /// `container_listing_limit`: a shorter page is the last one.
     public func listAll(container: String, prefix: String = "", delimiter: String? = "/",
-                        pageSize: Int = 10_000) throws -> [ListingEntry] {
+                        policy: RetryPolicy? = nil) throws -> [ListingEntry] {
         var all: [ListingEntry] = []
         var marker = ""
+        let pageSize = listingLimit
         while true {
-            let page = try list(container: container, prefix: prefix, delimiter: delimiter, marker: marker, limit: pageSize)
+            let page = try list(container: container, prefix: prefix, delimiter: delimiter, marker: marker, limit: pageSize,
+                                policy: policy)
             all += page
             guard let last = page.last, page.count >= pageSize else { return all }
             switch last {
@@ -240,11 +269,11 @@ public final class SwiftClient: Sendable {
     // MARK: - Objects
 
     /// A symlink answers for itself (`symlink=get`), not for its target.
-    public func head(container: String, object: String) throws -> ObjectInfo? {
+    public func head(container: String, object: String, policy: RetryPolicy? = nil) throws -> ObjectInfo? {
         var call = Call(.head, container: container, object: object)
         call.query = [("symlink", "get")]
         call.passStatuses = [404]
-        let response = try send(call)
+        let response = try send(call, policy: policy)
         return response.status == 404 ? nil : ObjectInfo(headers: response.headers)
     }
 
@@ -259,9 +288,29 @@ public final class SwiftClient: Sendable {
         if let etag, !etag.isEmpty { call.headers.append(("If-Match", "\"\(etag)\"")) }
         call.expectedResponseBytes = range.count
         call.responseSink = sink
-        call.passStatuses = [416]
+        call.passStatuses = [416, 409]
+        let before = sink?.bytes.count ?? 0
         let response = try send(call, policy: policy)
-        return response.status == 416 ? [] : response.body
+        switch response.status {
+        case 416: return []
+        case 409:
+            // A large object whose segments are gone: broken data, not a busy file.
+            throw SwiftError.rejected(status: 409, "GET \(container)/\(object): \(response.bodyText.prefix(200))")
+        case 206 where Self.contentRangeStart(response.headers["content-range"]) == range.lowerBound:
+            return response.body
+        case 200 where range.lowerBound == 0 && (Int(response.headers["content-length"] ?? "") ?? Int.max) <= range.count:
+            return response.body
+        default:
+            // Not the bytes asked for (a server ignoring Range would hand out the wrong ones).
+            if let sink, sink.bytes.count > before { sink.bytes.removeLast(sink.bytes.count - before) }
+            throw SwiftError.protocolError("GET \(container)/\(object) bytes \(range.lowerBound)-: answered \(response.status) with Content-Range \(response.headers["content-range"] ?? "none")")
+        }
+    }
+
+    /// The first byte of a `Content-Range: bytes FIRST-LAST/SIZE` answer.
+    static func contentRangeStart(_ header: String?) -> Int? {
+        guard let header, header.hasPrefix("bytes ") else { return nil }
+        return Int(header.dropFirst(6).prefix { $0 != "-" })
     }
 
     /// PUTs a whole object and returns the ETag Swift computed.
@@ -274,15 +323,29 @@ public final class SwiftClient: Sendable {
         return (response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
     }
 
-    /// Stores a static large object manifest over `segments`.
+    /// Stores a static large object manifest over `segments`. Checking many segments can take
+    /// Swift longer than a quiet connection survives, so the PUT asks for heartbeats; if its answer
+    /// is lost all the same, Swift is asked whether the manifest landed (its ETag is the MD5 of the
+    /// segments' ETags). When even that cannot be asked, the error is `.outcomeUnknown`.
     public func putStaticLargeObject(container: String, object: String, segments: [SegmentRef],
                                      headers: [(name: String, value: String)] = []) throws {
         let manifest = segments.map { ["path": $0.path, "etag": $0.etag, "size_bytes": $0.sizeBytes] as [String: Any] }
         var call = Call(.put, container: container, object: object)
-        call.query = [("multipart-manifest", "put")]
-        call.headers = headers + [("Content-Type", "application/octet-stream")]
+        call.query = [("multipart-manifest", "put"), ("heartbeat", "on")]
+        call.headers = headers + [("Content-Type", "application/octet-stream"), ("Accept", "application/json")]
         call.body = Array(try JSONSerialization.data(withJSONObject: manifest))
-        _ = try send(call)
+        call.heartbeat = true
+        do {
+            _ = try send(call)
+        } catch SwiftError.unavailable(let why) {
+            let expected = MD5.hex(Array(segments.map(\.etag).joined().utf8))
+            let stored: ObjectInfo?
+            do { stored = try head(container: container, object: object) } catch {
+                throw SwiftError.outcomeUnknown("manifest \(container)/\(object): \(why); Swift could not be asked whether it was stored")
+            }
+            guard let stored, stored.isStaticLargeObject, stored.etag == expected else { throw SwiftError.unavailable(why) }
+            logger.notice("manifest \(container)/\(object): \(why), but Swift has it")
+        }
     }
 
     /// Deletes an object; for a static large object, its segments too. Returns false if it was not there.

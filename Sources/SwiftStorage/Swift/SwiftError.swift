@@ -17,6 +17,9 @@ public enum SwiftError: Error, Sendable, CustomStringConvertible {
     case unavailable(String)
     /// An answer that does not parse.
     case protocolError(String)
+    /// A request whose answer never came: it may or may not have taken effect, and Swift could
+    /// not be asked afterwards. Nothing that depends on it may be deleted.
+    case outcomeUnknown(String)
 
     public var description: String {
         switch self {
@@ -29,6 +32,7 @@ public enum SwiftError: Error, Sendable, CustomStringConvertible {
         case .auth(let error): error.description
         case .unavailable(let what): "unavailable: \(what)"
         case .protocolError(let what): "bad answer: \(what)"
+        case .outcomeUnknown(let what): "outcome unknown: \(what)"
         }
     }
 }

@@ -1,0 +1,130 @@
+import Foundation
+
+/// What a large object's manifest points at. Segments belong to a manifest, but not to it alone:
+/// a server-side copy of a manifest (a rename, another client's copy) shares them, so they are
+/// deleted only when no manifest in the account uses them any more.
+public enum LargeObjectManifest: Sendable, Equatable {
+    /// A static large object: its segments, and its ETag (the MD5 of the segments' ETags), which
+    /// every copy of the manifest lists with (`slo_etag`).
+    case staticSegments([ObjectRef], etag: String)
+    /// A dynamic large object: every object under `prefix` of `container`.
+    case dynamic(ObjectRef)
+
+    /// The `X-Object-Manifest` value ("container/prefix", percent-encoded) as a container and a
+    /// prefix; nil for an empty prefix, which would mean a whole container.
+    public static func dynamic(header: String) -> LargeObjectManifest? {
+        let decoded = header.removingPercentEncoding ?? header
+        guard let slash = decoded.firstIndex(of: "/"), decoded.index(after: slash) < decoded.endIndex else { return nil }
+        return .dynamic(ObjectRef(container: String(decoded[..<slash]), name: String(decoded[decoded.index(after: slash)...])))
+    }
+}
+
+extension SwiftClient {
+    /// The manifest of the object `info` describes (nil for a plain object).
+    public func manifest(container: String, object: String, info: ObjectInfo) throws -> LargeObjectManifest? {
+        if info.isStaticLargeObject {
+            return .staticSegments(try staticLargeObjectSegments(container: container, object: object), etag: info.etag)
+        }
+        return info.dynamicManifest.flatMap(LargeObjectManifest.dynamic(header:))
+    }
+
+    /// The segments a static large object's manifest lists (empty if the object is gone).
+    public func staticLargeObjectSegments(container: String, object: String) throws -> [ObjectRef] {
+        var call = Call(.get, container: container, object: object)
+        call.query = [("multipart-manifest", "get")]
+        call.passStatuses = [404]
+        let response = try send(call)
+        guard response.status != 404 else { return [] }
+        struct Entry: Decodable { var name: String }
+        guard let entries = try? JSONDecoder().decode([Entry].self, from: Data(response.body)) else {
+            throw SwiftError.protocolError("manifest of \(container)/\(object) is not a segment list")
+        }
+        return entries.compactMap { Self.objectRef(path: $0.name) }
+    }
+
+    /// "/container/object" as a reference.
+    public static func objectRef(path: String) -> ObjectRef? {
+        let trimmed = path.drop { $0 == "/" }
+        guard let slash = trimmed.firstIndex(of: "/") else { return nil }
+        return ObjectRef(container: String(trimmed[..<slash]), name: String(trimmed[trimmed.index(after: slash)...]))
+    }
+
+    /// Whether an object still uses `manifest`'s segments: a copy of the static manifest anywhere
+    /// in the account (the same `slo_etag` in a listing), or a dynamic manifest over the same
+    /// prefix in `container` (where renames put copies; a HEAD per zero-byte object there).
+    public func isInUse(_ manifest: LargeObjectManifest, dynamicIn container: String) throws -> Bool {
+        switch manifest {
+        case .staticSegments(_, let etag):
+            for (name, count) in try containerSummaries() where count > 0 {
+                for case .object(let object) in try listAll(container: name, delimiter: nil) where object.sloEtag == etag {
+                    return true
+                }
+            }
+            return false
+        case .dynamic:
+            return try dynamicManifests(in: container).contains(manifest)
+        }
+    }
+
+    /// The dynamic manifests of `container`: its zero-byte objects are read (a listing does not
+    /// tell a DLO manifest from an empty file).
+    func dynamicManifests(in container: String) throws -> [LargeObjectManifest] {
+        var found: [LargeObjectManifest] = []
+        for case .object(let object) in try listAll(container: container, delimiter: nil)
+        where object.bytes == 0 && object.symlinkPath == nil && object.contentType != "application/directory" {
+            if let manifest = try head(container: container, object: object.name)?.dynamicManifest.flatMap(LargeObjectManifest.dynamic(header:)) {
+                found.append(manifest)
+            }
+        }
+        return found
+    }
+
+    /// Every segment the manifests use: static manifests anywhere in the account (a GET of each),
+    /// dynamic ones in `dynamicIn`.
+    public func segmentReferences(dynamicIn containers: [String]) throws -> SegmentReferences {
+        var references = SegmentReferences()
+        for (name, count) in try containerSummaries() where count > 0 {
+            for case .object(let object) in try listAll(container: name, delimiter: nil) where object.sloEtag != nil {
+                references.segments.formUnion(try staticLargeObjectSegments(container: name, object: object.name))
+            }
+        }
+        for container in containers {
+            for case .dynamic(let prefix) in try dynamicManifests(in: container) { references.prefixes.append(prefix) }
+        }
+        return references
+    }
+
+    /// Deletes the segments of a manifest that was replaced or deleted, less `keeping` (those of
+    /// its replacement), unless another manifest in the account still uses them. Returns how
+    /// many were deleted.
+    @discardableResult
+    public func reclaimSegments(of manifest: LargeObjectManifest, manifestContainer: String,
+                                keeping: (ObjectRef) -> Bool = { _ in false }, bulkLimit: Int?) throws -> Int {
+        if try isInUse(manifest, dynamicIn: manifestContainer) { return 0 }
+        var segments: [ObjectRef]
+        switch manifest {
+        case .staticSegments(let refs, _):
+            segments = refs
+        case .dynamic(let prefix):
+            segments = try listAll(container: prefix.container, prefix: prefix.name, delimiter: nil).compactMap {
+                if case .object(let o) = $0 { return ObjectRef(container: prefix.container, name: o.name) }
+                return nil
+            }
+        }
+        segments.removeAll(where: keeping)
+        try deleteMany(segments, bulkLimit: bulkLimit)
+        return segments.count
+    }
+}
+
+/// Segments some manifest uses: by name (static manifests) or by prefix (dynamic ones).
+public struct SegmentReferences: Sendable {
+    public var segments = Set<ObjectRef>()
+    public var prefixes: [ObjectRef] = []
+
+    public init() {}
+
+    public func contains(_ segment: ObjectRef) -> Bool {
+        segments.contains(segment) || prefixes.contains { $0.container == segment.container && segment.name.hasPrefix($0.name) }
+    }
+}

@@ -58,6 +58,9 @@ static inline void sm_fuse_config_tune(struct fuse_config *cfg, double attr_time
     cfg->entry_timeout = entry_timeout;
     cfg->negative_timeout = 0;
     cfg->nullpath_ok = 0;
+    // unlink of an open file reaches the filesystem (which lets its writer finish into the void)
+    // instead of a rename to .fuse_hiddenNNN, which would store such objects in the container.
+    cfg->hard_remove = 1;
 }
 
 #include <pthread.h>

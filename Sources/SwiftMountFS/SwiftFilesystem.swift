@@ -476,7 +476,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     /// extended with zeros, and stored again (old segments deleted after the swap).
     public func truncate(_ path: String, size: Int, handle: UInt64?) throws {
         let p = ObjectPath(path)
-        if let writer = writer(for: p) {
+        if case .writer(let writer)? = handle.flatMap({ try? file($0) }) ?? self.writer(for: p).map(OpenFile.writer) {
             try writer.truncate(to: size)
             return
         }

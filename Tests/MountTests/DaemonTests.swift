@@ -18,7 +18,7 @@ final class DaemonTests: MountTestCase {
         XCTAssertFalse(MountedContainer.isMounted(m.mountpoint))
         XCTAssertEqual(try serverSHA256("img"), try Shell.sha256(source))
         XCTAssertNil(try client.head(container: container, object: "late"))
-        XCTAssertTrue(m.log.contains("waiting for 1 file(s) being written"), m.log)
+        XCTAssertTrue(m.log.contains("waiting for 1 open file(s)"), m.log)
     }
 
     func testSigtermWithZeroGraceAbortsAndLeavesNoPartialObject() throws {

@@ -222,9 +222,12 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
     }
 
     public func truncate(_ path: String, size: Int, handle: UInt64?) throws {
+        // An open file (ftruncate) is its handle's, whatever the path says.
+        if let handle, let (fs, inner) = try? self.handle(handle) {
+            return try fs.truncate(split(path)?.inner ?? "/", size: size, handle: inner)
+        }
         let (fs, inner) = try inContainer(path)
-        let innerHandle = handle.flatMap { h in lock.withLock { handles[h]?.1 } }
-        try fs.truncate(inner, size: size, handle: innerHandle)
+        try fs.truncate(inner, size: size, handle: nil)
     }
 
     // MARK: - Status and shutdown

@@ -106,9 +106,10 @@ public enum FuseMount {
         do { return try body() } catch { return -FSError.from(error).errno }
     }
 
-    /// Swift object names are UTF-8: other bytes are refused (EINVAL) rather than mangled.
+    /// Swift object names are UTF-8: other bytes are refused (EINVAL) rather than mangled. libfuse
+    /// passes no path for an open file that was unlinked (hard_remove): only its handle names it.
     static func path(_ p: UnsafePointer<CChar>?) throws -> String {
-        guard let p else { return "/" }
+        guard let p else { throw FSError(ENOENT, "the file was unlinked") }
         guard let text = String(validatingCString: p) else {
             fs.logger.warning("refused a name that is not valid UTF-8")
             throw FSError(EINVAL, "name is not valid UTF-8")
@@ -178,7 +179,7 @@ public enum FuseMount {
         }
         ops.getattr = { p, st, fi in
             FuseMount.perform {
-                let attributes = try FuseMount.fs.getattr(FuseMount.path(p), handle: fi?.pointee.fh)
+                let attributes = try FuseMount.fs.getattr(p == nil && fi != nil ? "/" : FuseMount.path(p), handle: fi?.pointee.fh)
                 if let st { FuseMount.fill(st, attributes) }
                 return 0
             }
@@ -270,7 +271,7 @@ public enum FuseMount {
         }
         ops.truncate = { p, size, fi in
             FuseMount.perform {
-                try FuseMount.fs.truncate(FuseMount.path(p), size: Int(size), handle: fi?.pointee.fh)
+                try FuseMount.fs.truncate(p == nil && fi != nil ? "/" : FuseMount.path(p), size: Int(size), handle: fi?.pointee.fh)
                 return 0
             }
         }
@@ -305,12 +306,15 @@ public enum FuseMount {
                 return 0
             }
         }
+        // fchmod, fchown and futimens of an unlinked open file (no path): its changes go with it.
         ops.chmod = { p, mode, _ in
-            FuseMount.perform { try FuseMount.fs.changeMetadata(FuseMount.path(p), .mode(UInt32(mode))); return 0 }
+            guard p != nil else { return 0 }
+            return FuseMount.perform { try FuseMount.fs.changeMetadata(FuseMount.path(p), .mode(UInt32(mode))); return 0 }
         }
         // (uid_t)-1 leaves that id as it is.
         ops.chown = { p, uid, gid, _ in
-            FuseMount.perform {
+            guard p != nil else { return 0 }
+            return FuseMount.perform {
                 try FuseMount.fs.changeMetadata(FuseMount.path(p), .owner(uid: uid == UInt32.max ? nil : uid,
                                                                           gid: gid == UInt32.max ? nil : gid))
                 return 0
@@ -318,7 +322,8 @@ public enum FuseMount {
         }
         // Only the mtime is stored (Swift has no atime).
         ops.utimens = { p, times, _ in
-            FuseMount.perform {
+            guard p != nil else { return 0 }
+            return FuseMount.perform {
                 var mtime = Date()
                 if let times {
                     let ts = times[1]

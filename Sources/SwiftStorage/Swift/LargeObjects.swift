@@ -55,7 +55,7 @@ extension SwiftClient {
     public func isInUse(_ manifest: LargeObjectManifest, dynamicIn container: String) throws -> Bool {
         switch manifest {
         case .staticSegments(_, let etag):
-            for (name, count) in try containerSummaries() where count > 0 {
+            for name in try listContainers() {
                 for case .object(let object) in try listAll(container: name, delimiter: nil) where object.sloEtag == etag {
                     return true
                 }
@@ -83,7 +83,7 @@ extension SwiftClient {
     /// dynamic ones in `dynamicIn`.
     public func segmentReferences(dynamicIn containers: [String]) throws -> SegmentReferences {
         var references = SegmentReferences()
-        for (name, count) in try containerSummaries() where count > 0 {
+        for name in try listContainers() {
             for case .object(let object) in try listAll(container: name, delimiter: nil) where object.sloEtag != nil {
                 references.segments.formUnion(try staticLargeObjectSegments(container: name, object: object.name))
             }

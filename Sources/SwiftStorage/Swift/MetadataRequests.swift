@@ -51,26 +51,22 @@ extension SwiftClient {
 }
 
 extension SwiftClient {
-    /// The account's container names, every page.
+    /// The account's container names, every page. (Its object counts are not used: the account
+    /// learns them from the container updater, minutes late.)
     public func listContainers() throws -> [String] {
-        try containerSummaries().map(\.name)
-    }
-
-    /// The account's containers with their object counts, every page.
-    public func containerSummaries() throws -> [(name: String, count: Int)] {
-        var all: [(name: String, count: Int)] = []
+        var names: [String] = []
         let pageSize = listingLimit
         while true {
             var call = Call(.get)
             call.query = [("format", "json"), ("limit", String(pageSize))]
-            if let last = all.last { call.query.append(("marker", last.name)) }
+            if let last = names.last { call.query.append(("marker", last)) }
             let response = try send(call)
-            struct Entry: Decodable { var name: String; var count: Int? }
+            struct Entry: Decodable { var name: String }
             guard let page = try? JSONDecoder().decode([Entry].self, from: Data(response.body)) else {
                 throw SwiftError.protocolError("account listing is not JSON")
             }
-            all += page.map { ($0.name, $0.count ?? 0) }
-            if page.count < pageSize { return all }
+            names += page.map(\.name)
+            if page.count < pageSize { return names }
         }
     }
 }

@@ -1,0 +1,75 @@
+import Foundation
+@testable import SwiftMountFS
+import SwiftStorage
+import TestSupport
+import XCTest
+
+/// Option parsing and limits, without the stack; and bad input at the command line.
+final class OptionsTests: XCTestCase {
+    func testUnknownOptionsAndBadValuesAreRefused() {
+        for bad in ["segmnt_size=1M", "log_level=verbose", "verify_md5=maybe", "trust=sure"] {
+            XCTAssertThrowsError(try MountOptions.parse([bad]), bad)
+        }
+        XCTAssertThrowsError(try MountOptions.parse(["segmnt_size=1M"])) { XCTAssertTrue("\($0)".contains("unknown option segmnt_size")) }
+    }
+
+    func testYesNoValuesInEveryCommonSpelling() throws {
+        XCTAssertTrue(try MountOptions.parse(["verify_md5=on"]).verifyMD5)
+        XCTAssertTrue(try MountOptions.parse(["verify_md5"]).verifyMD5)
+        XCTAssertFalse(try MountOptions.parse(["verify_md5=off"]).verifyMD5)
+        XCTAssertFalse(try MountOptions.parse(["verify_md5=no"]).verifyMD5)
+    }
+
+    func testMountAndFstabFlagsAreAcceptedButNotPassedToLibfuse() throws {
+        let options = try MountOptions.parse(["_netdev", "nofail", "x-systemd.automount", "noauto", "ro", "dev", "suid"])
+        XCTAssertEqual(options.fuseOptions, ["ro", "dev", "suid"])
+    }
+
+    func testAllowOtherTurnsOnPermissionChecksUnlessRefused() throws {
+        XCTAssertEqual(try MountOptions.parse(["allow_other"]).fuseOptions, ["allow_other", "default_permissions"])
+        XCTAssertEqual(try MountOptions.parse(["allow_other", "nodefault_permissions"]).fuseOptions, ["allow_other"])
+        XCTAssertEqual(try MountOptions.parse(["default_permissions", "allow_other"]).fuseOptions, ["default_permissions", "allow_other"])
+        XCTAssertEqual(try MountOptions.parse([]).fuseOptions, [])
+    }
+
+    func testSegmentPlanCapacityUnderTheManifestLimit() {
+        var cluster = ClusterInfo()
+        cluster.maxManifestSegments = 1000
+        XCTAssertEqual(SegmentPlan(base: 64 << 20, cluster: cluster).capacity, Int(251.75 * Double(1 << 30)))
+        cluster.maxManifestSegments = 100
+        XCTAssertEqual(SegmentPlan(base: 1 << 20, cluster: cluster).capacity, 436 << 20)
+    }
+
+    func testUnknownOptionExitsTwoBeforeAnyNetworkRequest() throws {
+        let mountpoint = NSTemporaryDirectory() + "swiftmount-opt-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: mountpoint) }
+        // Port 9 (discard) has nobody listening: any auth attempt would fail with exit 3.
+        let started = Date()
+        let result = try Shell.run([MountedContainer.binary, "c", mountpoint, "-o", "segmnt_size=1M"],
+                                   environment: DevStack.environment(with: ["OS_AUTH_URL": "http://127.0.0.1:9/v3", "OS_USERNAME": "u",
+                                                                            "OS_PASSWORD": "p", "OS_PROJECT_NAME": "p"]))
+        XCTAssertEqual(result.status, 2, result.stderr)
+        XCTAssertTrue(result.stderr.contains("unknown option segmnt_size"), result.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
+    func testGcWithWrongCredentialsExitsThreeLikeTheMount() throws {
+        var credentials = try DevStack.credentials()
+        credentials["OS_PASSWORD"] = "wrong"
+        let result = try Shell.run([MountedContainer.binary, "gc", "c"], environment: DevStack.environment(with: credentials))
+        XCTAssertEqual(result.status, 3, result.stderr)
+        XCTAssertFalse(result.stderr.contains("wrong"), "no secret in the message")
+    }
+
+    func testCredentialsFileAndOsCloudTogetherAreRefused() throws {
+        let file = NSTemporaryDirectory() + "swiftmount-creds-" + UUID().uuidString.prefix(8)
+        try "OS_AUTH_URL=http://127.0.0.1:5000/v3\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try Shell.bash("chmod 600 \(Shell.quote(file))")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try Shell.run([MountedContainer.binary, "gc", "c", "-o", "credentials=\(file),os_cloud=demo"],
+                                   environment: DevStack.environment(with: [:]))
+        XCTAssertEqual(result.status, 3, result.stderr)
+        XCTAssertTrue(result.stderr.contains("give one"), result.stderr)
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+@testable import SwiftStorage
+import XCTest
+
+/// A transport that answers each request from a script (no network), and records them.
+final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
+    private let lock = NSLock()
+    private var log: [HTTPRequest] = []
+    private let answer: @Sendable (HTTPRequest) throws -> HTTPResponse
+
+    init(_ answer: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) {
+        self.answer = answer
+    }
+
+    var requests: [HTTPRequest] { lock.withLock { log } }
+
+    func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+        lock.withLock { log.append(request) }
+        return try answer(request)
+    }
+
+    static func response(_ status: Int, _ headers: [String: String] = [:], body: String = "") -> HTTPResponse {
+        var h = HTTPHeaders()
+        for (name, value) in headers { h[name] = value }
+        return HTTPResponse(status: status, headers: h, body: Array(body.utf8))
+    }
+
+    static let lost = HTTPTransportError(code: 56, message: "connection reset", partialBody: [])
+}
+
+final class SwiftClientTests: XCTestCase {
+    let auth = CountingAuthenticator(clock: ManualClock(), lifetime: 3600)
+
+    func client(_ transport: ScriptedTransport) -> SwiftClient {
+        let connection = ConnectionManager(authenticator: auth, transport: transport, clock: auth.clock)
+        return SwiftClient(connection: connection, transport: transport,
+                           retry: SwiftClient.RetryPolicy(attempts: 2, backoff: Backoff(base: 0, cap: 0)), clock: auth.clock)
+    }
+
+    let segments = [SegmentRef(path: "/c_segments/a/1", etag: "e1", sizeBytes: 1), SegmentRef(path: "/c_segments/a/2", etag: "e2", sizeBytes: 1)]
+
+    func testHeartbeatReportListingSegment401sReauthenticatesAndResendsTheManifest() throws {
+        let calls = Counter()
+        let transport = ScriptedTransport { request in
+            XCTAssertTrue(request.url.contains("heartbeat=on"))
+            return calls.next() == 1
+                ? .init(status: 202, headers: HTTPHeaders(), body: Array(#"{"Response Status": "400 Bad Request", "Errors": [["/c_segments/a/1", "401 Unauthorized"]]}"#.utf8))
+                : .init(status: 202, headers: HTTPHeaders(), body: Array(#"{"Response Status": "201 Created", "Etag": "\"x\"", "Errors": []}"#.utf8))
+        }
+        try client(transport).putStaticLargeObject(container: "c", object: "a", segments: segments)
+        XCTAssertEqual(transport.requests.count, 2, "re-sent once")
+        XCTAssertEqual(auth.calls, 2, "after a new token")
+    }
+
+    func testHeartbeatReportOfAFailureIsAnError() {
+        let transport = ScriptedTransport { _ in
+            .init(status: 202, headers: HTTPHeaders(), body: Array(#"{"Response Status": "400 Bad Request", "Errors": [["/c_segments/a/1", "Etag Mismatch"]]}"#.utf8))
+        }
+        XCTAssertThrowsError(try client(transport).putStaticLargeObject(container: "c", object: "a", segments: segments)) {
+            guard case SwiftError.rejected(400, let why) = $0 else { return XCTFail("\($0)") }
+            XCTAssertTrue(why.contains("Etag Mismatch"), why)
+        }
+    }
+
+    func testLostManifestAnswerIsResolvedByAskingSwift() throws {
+        let expected = MD5.hex(Array("e1e2".utf8))
+        let transport = ScriptedTransport { request in
+            if request.method == .put { throw ScriptedTransport.lost }
+            return ScriptedTransport.response(200, ["X-Static-Large-Object": "True", "Etag": "\"\(expected)\""])
+        }
+        try client(transport).putStaticLargeObject(container: "c", object: "a", segments: segments)
+        XCTAssertEqual(transport.requests.map(\.method), [.put, .put, .head], "retried, then asked")
+    }
+
+    func testLostManifestAnswerThatSwiftDoesNotHaveIsAFailure() {
+        let transport = ScriptedTransport { request in
+            if request.method == .put { throw ScriptedTransport.lost }
+            return ScriptedTransport.response(404)
+        }
+        XCTAssertThrowsError(try client(transport).putStaticLargeObject(container: "c", object: "a", segments: segments)) {
+            guard case SwiftError.unavailable = $0 else { return XCTFail("\($0)") }
+        }
+    }
+
+    func testLostManifestAnswerWithSwiftUnreachableIsOutcomeUnknown() {
+        let transport = ScriptedTransport { _ in throw ScriptedTransport.lost }
+        XCTAssertThrowsError(try client(transport).putStaticLargeObject(container: "c", object: "a", segments: segments)) {
+            guard case SwiftError.outcomeUnknown = $0 else { return XCTFail("\($0)") }
+        }
+    }
+
+    func testRangedGetRefusesBytesOtherThanTheRange() throws {
+        let body = String(repeating: "x", count: 100)
+        let answers: [HTTPResponse] = [
+            ScriptedTransport.response(200, ["Content-Length": "100"], body: body),
+            ScriptedTransport.response(206, ["Content-Range": "bytes 0-9/100"], body: "0123456789"),
+            ScriptedTransport.response(206, ["Content-Range": "bytes 10-19/100"], body: "abcdefghij"),
+        ]
+        let calls = Counter()
+        let swift = client(ScriptedTransport { _ in answers[calls.next() - 1] })
+        XCTAssertThrowsError(try swift.get(container: "c", object: "o", range: 10..<20, ifMatch: nil), "a whole body for a range")
+        let sink = ByteSink()
+        XCTAssertThrowsError(try swift.get(container: "c", object: "o", range: 10..<20, ifMatch: nil, into: sink), "another range")
+        XCTAssertEqual(sink.bytes, [], "the wrong bytes do not stay in the sink")
+        XCTAssertEqual(try swift.get(container: "c", object: "o", range: 10..<20, ifMatch: nil), Array("abcdefghij".utf8))
+    }
+
+    func testListingsUseTheClustersPageSize() throws {
+        let transport = ScriptedTransport { request in
+            if request.url.hasSuffix("/info") {
+                return ScriptedTransport.response(200, body: #"{"swift": {"container_listing_limit": 2}}"#)
+            }
+            let marker = request.url.components(separatedBy: "marker=").dropFirst().first ?? ""
+            let names = ["a", "b", "c", "d", "e"].filter { $0 > marker }.prefix(2)
+            return ScriptedTransport.response(200, body: "[" + names.map { #"{"name": "\#($0)", "bytes": 1}"# }.joined(separator: ",") + "]")
+        }
+        let swift = client(transport)
+        _ = try swift.clusterInfo()
+        XCTAssertEqual(try swift.listAll(container: "c", delimiter: nil).count, 5)
+        let listings = transport.requests.filter { $0.url.contains("format=json") }
+        XCTAssertEqual(listings.count, 3)
+        XCTAssertTrue(listings.allSatisfy { $0.url.contains("limit=2") }, "\(listings.map(\.url))")
+    }
+}
+
+/// Counts calls across threads; `next()` returns 1 for the first.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next() -> Int { lock.withLock { value += 1; return value } }
+}

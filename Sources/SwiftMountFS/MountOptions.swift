@@ -97,7 +97,7 @@ public struct MountOptions: Sendable, Equatable {
     public static func parse(_ items: [String]) throws -> MountOptions {
         var o = MountOptions()
         var thresholdGiven = false
-        var permissionChecks: Bool?
+        var noPermissionChecks = false
         for item in items where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             let key = parts[0]
@@ -184,7 +184,7 @@ public struct MountOptions: Sendable, Equatable {
             case "os_cloud": o.osCloud = try required()
             case "credentials": o.credentialsFile = try required()
             case "trust": o.trust = try flag()
-            case "nodefault_permissions": permissionChecks = false
+            case "nodefault_permissions": noPermissionChecks = true
             case "user_token_file": o.userTokenFile = try required()
             case "service_credentials": o.serviceCredentials = try required()
             case "service_cloud": o.serviceCloud = try required()
@@ -194,13 +194,14 @@ public struct MountOptions: Sendable, Equatable {
                 guard Self.fuseFlags.contains(key) else {
                     throw ParseError(description: "unknown option \(key) (swiftmount --help lists the options)")
                 }
-                if key == "default_permissions" { permissionChecks = true }
                 o.fuseOptions.append(item)
             }
         }
         // With allow_other every local user reaches the files: let the kernel check the modes and
         // owners the mount shows, unless the mount says it does not want that.
-        if o.fuseOptions.contains("allow_other"), permissionChecks != false, !o.fuseOptions.contains("default_permissions") {
+        if noPermissionChecks {
+            o.fuseOptions.removeAll { $0 == "default_permissions" }
+        } else if o.fuseOptions.contains("allow_other"), !o.fuseOptions.contains("default_permissions") {
             o.fuseOptions.append("default_permissions")
         }
         if !thresholdGiven { o.largeObjectThreshold = o.segmentSize }

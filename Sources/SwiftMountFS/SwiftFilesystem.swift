@@ -126,18 +126,36 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     /// object's manifest goes first, then its segments, unless another manifest still uses them.
     public func unlink(_ path: String) throws {
         let p = ObjectPath(path)
-        let detached = detachWriter(p)
-        detached?.discard()
+        // A file being written stores nothing from now on; if the unlink fails it goes on as before.
+        let writer = detachWriter(p)
+        writer?.seal()
+        let manifest: LargeObjectManifest?
+        do {
+            manifest = try deleteStored(p, writerGone: writer != nil)
+        } catch {
+            if let writer {
+                writer.unseal()
+                reattach(writer)
+            }
+            throw error
+        }
+        writer?.discard()
+        if let manifest { reclaim(manifest, of: p) }
+    }
+
+    /// Deletes the object stored at `p` (a large object's manifest alone) and returns that
+    /// manifest; nothing stored is fine when a writer of the name was there.
+    private func deleteStored(_ p: ObjectPath, writerGone: Bool) throws -> LargeObjectManifest? {
         namespace.forget(p)
         guard let info = try client.head(container: container, object: p.key) else {
-            if detached != nil { return }
+            if writerGone { return nil }
             throw FSError(ENOENT)
         }
         if namespace.attributes(p, info).kind == .directory { throw FSError(EISDIR) }
         let manifest = try client.manifest(container: container, object: p.key, info: info)
         try client.delete(container: container, object: p.key)
         namespace.forget(p)
-        if let manifest { reclaim(manifest, of: p) }
+        return manifest
     }
 
     /// Deletes a removed large object's segments, unless another manifest uses them. Best effort:
@@ -266,10 +284,11 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
 
     // MARK: - Shutdown
 
-    /// Stops opening files for writing and waits until every open file is closed — a file being
-    /// written is stored by its close, a reader reads to its end — for at most `grace` seconds
-    /// (nil: as long as it takes); files still being written then are aborted: never stored,
-    /// their segments deleted.
+    /// Stops opening files for writing and waits until every file being written is closed (its
+    /// close stores it), for at most `grace` seconds (nil: as long as it takes); files still being
+    /// written then are aborted: never stored, their segments deleted. Readers go on meanwhile,
+    /// and get until the grace period ends (without one, `readerGrace` seconds once no file is
+    /// being written), so an idle `less` does not hold the shutdown forever.
     public func drain(grace: Double?) {
         lock.lock()
         draining = true
@@ -277,8 +296,9 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let open = handles.count
         lock.unlock()
         if open > 0 {
-            logger.notice("shutting down: waiting for \(open) open file(s) (grace: \(grace.map { "\($0) s" } ?? "until closed"))")
+            logger.notice("shutting down: waiting for \(open) open file(s) (grace: \(grace.map { "\($0) s" } ?? "until written files are closed"))")
         }
+        var readersUntil: Date?
         while true {
             lock.lock()
             let remaining = handles.count
@@ -293,9 +313,20 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
                 }
                 return
             }
+            if writing.isEmpty {
+                let until = readersUntil ?? drainDeadline ?? Date().addingTimeInterval(Self.readerGrace)
+                readersUntil = until
+                if Date() >= until {
+                    logger.notice("shutting down: \(remaining) file(s) still open for reading")
+                    return
+                }
+            }
             Thread.sleep(forTimeInterval: 0.1)
         }
     }
+
+    /// Seconds open readers get at shutdown once nothing is being written, without shutdown_grace.
+    static let readerGrace: Double = 30
 
     /// A second signal while draining: stop waiting.
     public func endDrainNow() {
@@ -396,6 +427,15 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         return writers.removeValue(forKey: path)
     }
 
+    /// Puts back a writer an unlink that failed had taken out (unless the name has a new one).
+    private func reattach(_ writer: FileWriter) {
+        lock.lock()
+        defer { lock.unlock() }
+        if writers[writer.path] == nil, handles.values.contains(where: { if case .writer(let w) = $0 { w === writer } else { false } }) {
+            writers[writer.path] = writer
+        }
+    }
+
     public func read(handle: UInt64, offset: Int, count: Int) throws -> [ArraySlice<UInt8>] {
         let reader: FileReader
         switch try file(handle) {
@@ -440,7 +480,10 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         guard !mountpoint.isEmpty else { return false }
         let target = mountpoint + path.description
         let directory = "/proc/\(pid)/fd"
-        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return false }
+        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            // Gone: it holds nothing. There but unreadable (another user's): assume it still does.
+            return FileManager.default.fileExists(atPath: "/proc/\(pid)")
+        }
         return descriptors.prefix(4096).contains {
             (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0)) == target
         }

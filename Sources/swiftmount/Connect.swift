@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import SwiftMountFS
 import SwiftStorage
@@ -44,13 +45,47 @@ struct Storage {
     }
 }
 
-/// Every daemon of this machine that answers on its control socket.
-func runningMounts() -> [MountStatus] {
-    let directory = (ControlSocket.path(for: "/") as NSString).deletingLastPathComponent
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+/// Every daemon of this machine, asked over its control socket (root's and each user's). A
+/// socket nobody listens on is a dead daemon's; one that answers what cannot be read stops the
+/// caller, which must not judge uploads or trusts it cannot see.
+func runningMounts() throws -> [MountStatus] {
+    let fm = FileManager.default
+    var directories = ["/run/swiftmount", "/tmp/swiftmount"]
+    if let xdg = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] { directories.append(xdg + "/swiftmount") }
+    for user in (try? fm.contentsOfDirectory(atPath: "/run/user")) ?? [] { directories.append("/run/user/\(user)/swiftmount") }
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
-    return names.filter { $0.hasSuffix(".sock") }.compactMap { name in
-        ControlSocket.request(at: directory + "/" + name).flatMap { try? decoder.decode(MountStatus.self, from: Data($0)) }
+    var found: [MountStatus] = []
+    for directory in Set(directories) {
+        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".sock") {
+            guard let reply = ControlSocket.request(at: directory + "/" + name) else { continue }
+            guard let status = try? decoder.decode(MountStatus.self, from: Data(reply)) else {
+                throw CredentialError.invalid("the daemon on \(directory)/\(name) answered what this swiftmount cannot read; stop or upgrade it first")
+            }
+            found.append(status)
+        }
+    }
+    return found
+}
+
+/// Trusts this machine's mounts created, so `gc --trusts` deletes only those (a trust no mount
+/// here holds may be another machine's).
+enum TrustRecords {
+    static var directory: String {
+        getuid() == 0 ? "/var/lib/swiftmount/trusts"
+            : (ProcessInfo.processInfo.environment["HOME"] ?? "/tmp") + "/.local/state/swiftmount/trusts"
+    }
+
+    static func record(_ id: String) {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory + "/" + id, contents: nil)
+    }
+
+    static func forget(_ id: String) {
+        try? FileManager.default.removeItem(atPath: directory + "/" + id)
+    }
+
+    static var all: Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
     }
 }

@@ -44,9 +44,11 @@ private func collectSegments(container: String, options: MountOptions, grace: Do
     let storage = Storage(authenticator: auth.authenticator, transport: Storage.transport(options: options, auth: auth), options: options)
     do { _ = try storage.connection.current() } catch { fail(.auth, "\(error)") }
     let cluster = (try? storage.client.clusterInfo()) ?? ClusterInfo()
+    let live: [MountStatus]
+    do { live = try runningMounts() } catch { fail(.mount, "\(error)") }
     let collector = SegmentCollector(client: storage.client, container: container, segmentContainer: options.segmentContainer,
                                      bulkDeleteLimit: cluster.bulkDeleteLimit,
-                                     liveUploads: Set(runningMounts().flatMap(\.activeUploads)))
+                                     liveUploads: Set(live.flatMap { $0.activeUploads ?? [] }))
     do {
         let orphans = try collector.orphans(olderThan: grace)
         var total = 0
@@ -81,19 +83,28 @@ private func collectTrusts(options: MountOptions, delete: Bool) -> Int32 {
     } catch { fail(.auth, "\(error)") }
     let held: [TrustDelegation.Held]
     do { held = try TrustDelegation.held(by: service, transport: transport) } catch { fail(.auth, "\(error)") }
-    let inUse = Set(runningMounts().compactMap(\.auth.trustID))
+    let live: [MountStatus]
+    do { live = try runningMounts() } catch { fail(.mount, "\(error)") }
+    let inUse = Set(live.compactMap(\.auth.heldTrust))
+    let madeHere = TrustRecords.all
     let stale = held.filter { !inUse.contains($0.id) }
-    var failed = 0
+    var deleted = 0, failed = 0
     for trust in stale {
         let expiry = trust.expiresAt.map { "expires \($0)" } ?? "never expires"
-        print("trust \(trust.id)  user \(trust.trustorUserID), project \(trust.projectID ?? "-"), \(trust.impersonation ? "impersonation, " : "")\(expiry)\(delete ? ", deleting" : "")")
-        if delete {
-            do { try TrustDelegation.delete(trust.id, heldBy: service, transport: transport) } catch {
-                FileHandle.standardError.write(Data("swiftmount gc: trust \(trust.id): \(error)\n".utf8))
-                failed += 1
-            }
+        // Only trusts this machine's mounts made: another machine's mount may hold the rest.
+        let ours = madeHere.contains(trust.id) || trust.expiresAt.map { $0 < Date() } ?? false
+        let action = !delete ? "" : ours ? ", deleting" : ", left alone (not made on this machine)"
+        print("trust \(trust.id)  user \(trust.trustorUserID), project \(trust.projectID ?? "-"), \(trust.impersonation ? "impersonation, " : "")\(expiry)\(ours ? "" : ", not made here")\(action)")
+        guard delete && ours else { continue }
+        do {
+            try TrustDelegation.delete(trust.id, heldBy: service, transport: transport)
+            TrustRecords.forget(trust.id)
+            deleted += 1
+        } catch {
+            FileHandle.standardError.write(Data("swiftmount gc: trust \(trust.id): \(error)\n".utf8))
+            failed += 1
         }
     }
-    print("\(stale.count) trusts held by no mount on this machine\(delete ? ", \(stale.count - failed) deleted" : " (run with --delete to remove)")")
+    print("\(stale.count) trusts held by no mount on this machine\(delete ? ", \(deleted) deleted" : " (run with --delete to remove those made here)")")
     return failed == 0 ? 0 : 1
 }

@@ -101,7 +101,7 @@ func describe(_ s: MountStatus) -> String {
     let now = Date().timeIntervalSince1970
     var lines = ["\(s.mountpoint): container \(s.container), pid \(s.pid), \(s.state), up \(duration(now - s.startedAt))"]
     let expiry = (s.auth.tokenExpiresAt.map { "token expires in \(duration($0 - now))" } ?? "token without expiry")
-        + (s.auth.renewable ? "" : " (cannot be renewed)")
+        + (s.auth.renewable == false ? " (cannot be renewed)" : "")
     lines.append("auth: \(s.auth.method); \(expiry); \(s.auth.authentications) authentications; trust: \(s.auth.trust)")
     if let problem = s.auth.problem { lines.append("auth failing: \(problem)") }
     let statuses = s.requests.byStatus.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")

@@ -38,6 +38,7 @@ final class TrustKeeper: Sendable {
                 let trust = try TrustDelegation.establish(userToken: userToken, service: pending.service, transport: transport,
                                                           lifetime: lifetime)
                 logger.info("trust \(trust.trustID) created: service user acts for user \(trust.trustorUserID) on project \(trust.projectID) with roles \(trust.roles.joined(separator: ",")), until \(trust.expiresAt.map { "\($0)" } ?? "deleted")")
+                TrustRecords.record(trust.trustID)
                 state.withLock { $0 = (trust, nil) }
                 return trust
             } catch let error as AuthError where error.isTransient && Date().timeIntervalSince(started) + backoff.delay(afterAttempt: attempt) <= reauthDeadline {
@@ -96,9 +97,16 @@ final class TrustKeeper: Sendable {
         delete(trust.trustID)
     }
 
+    /// With a token scoped to the trust (it acts as the user), or else with the user's own token
+    /// (when the trust itself is what fails, and the user's token still lives).
     private func delete(_ id: String) {
         do {
-            try TrustDelegation.delete(id, heldBy: pending.service, transport: transport)
+            do {
+                try TrustDelegation.delete(id, heldBy: pending.service, transport: transport)
+            } catch {
+                try TrustDelegation.delete(id, token: pending.userToken, base: pending.service.v3Base, transport: transport)
+            }
+            TrustRecords.forget(id)
             logger.info("trust \(id) deleted")
         } catch {
             logger.error("could not delete trust \(id): \(error); `swiftmount gc --trusts` finds it")

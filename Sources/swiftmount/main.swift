@@ -149,11 +149,6 @@ if !command.account {
         }
     } catch { fail(.container, "cannot check container '\(command.container)': \(error)") }
 }
-if !storage.connection.statistics.renewable {
-    let expiry = storage.connection.statistics.expiresAt.map { "at \($0) (in \(Int($0.timeIntervalSinceNow / 60)) min)" } ?? "when Keystone says so"
-    logger.warning("this token cannot be renewed: it expires \(expiry), and after that every operation fails (EKEYEXPIRED)")
-}
-
 // The trust comes last, after everything else that can fail, and goes on every way out.
 let trustKeeper = auth.pendingTrust.map { TrustKeeper(pending: $0, options: options, transport: transport, logger: logger) }
 if let trustKeeper, let pending = auth.pendingTrust {
@@ -163,13 +158,16 @@ if let trustKeeper, let pending = auth.pendingTrust {
             trustKeeper.deleteTrust()
             fail(.auth, "the trust was created but cannot be used: \(error)")
         }
-        trustKeeper.startRenewing(connection: storage.connection)
     } else {
         // Said once; the mount goes on with the user's token, which cannot be renewed.
         logger.warning("could not create a trust (\(trustKeeper.summary)); using the user's token without re-authentication")
     }
 }
 let connection = storage.connection, client = storage.client
+if !connection.statistics.renewable {
+    let expiry = connection.statistics.expiresAt.map { "at \($0) (in \(Int($0.timeIntervalSinceNow / 60)) min)" } ?? "when Keystone says so"
+    logger.warning("this token cannot be renewed: it expires \(expiry), and after that every operation fails (EKEYEXPIRED)")
+}
 
 // The cluster's limits (segments per manifest, object size, listing pages) shape requests.
 let cluster = (try? client.clusterInfo()) ?? ClusterInfo()
@@ -187,11 +185,13 @@ do {
             for fd in inheritedDescriptors { close(Int32(fd)) }
         }
         if !command.foreground, options.logFile == nil { LogRouting.shared.configure(sink: .syslog, level: level) }
+        // Threads do not survive the fork into the background: started here, in the daemon.
+        if trustKeeper?.trustID != nil { trustKeeper?.startRenewing(connection: connection) }
         let currentStatus: @Sendable () -> MountStatus = {
             let statistics = connection.statistics
             let authStatus = AuthStatus(method: auth.authenticator.summary, tokenExpiresAt: statistics.expiresAt?.timeIntervalSince1970,
                                         authentications: statistics.authentications, trust: trustKeeper?.summary ?? "none",
-                                        trustID: trustKeeper?.trustID, renewable: statistics.renewable, problem: statistics.problem)
+                                        heldTrust: trustKeeper?.trustID, renewable: statistics.renewable, problem: statistics.problem)
             return filesystem.status(mountpoint: filesystem.mountpoint, auth: authStatus)
         }
         if let problem = ControlSocket.serve(at: controlSocket, answer: {

@@ -156,4 +156,59 @@ final class AuthModeTests: StackFaultTestCase {
         XCTAssertEqual(try serverSHA256("outage.img"), try Shell.sha256(source))
         XCTAssertTrue(m.log.contains("authentication service unavailable"), m.log)
     }
+
+    func trustOptions() throws -> [String] {
+        let clouds = try Shell.bash("\(Shell.quote(DevStack.script)) clouds").trimmingCharacters(in: .whitespacesAndNewlines)
+        return ["trust=yes", "service_credentials=\(clouds)", "service_cloud=service"]
+    }
+
+    func userTokenCredentials() throws -> [String: String] {
+        let (userToken, _) = try Keystone.token(for: "demo")
+        return ["OS_AUTH_URL": try DevStack.credentials("demo")["OS_AUTH_URL"]!, "OS_AUTH_TYPE": "token", "OS_TOKEN": userToken.reveal]
+    }
+
+    func testTrustModeMountOfAMissingContainerCreatesNoTrust() throws {
+        let before = try Keystone.serviceTrusts()
+        let mountpoint = scratch + "/mnt"
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        let result = try Shell.run([MountedContainer.binary, DevStack.uniqueName("missing"), mountpoint, "-o",
+                                    try trustOptions().joined(separator: ",")],
+                                   environment: DevStack.environment(with: try userTokenCredentials()))
+        XCTAssertEqual(result.status, 4, result.stderr)
+        XCTAssertTrue(result.stderr.contains("does not exist"), result.stderr)
+        XCTAssertEqual(Set(try Keystone.serviceTrusts().keys), Set(before.keys), "no trust was left behind")
+    }
+
+    func testKilledTrustDaemonLeavesAnExpiringTrustThatGcFindsAndDeletes() throws {
+        let m = try MountedContainer(container: container, options: try trustOptions() + ["trust_lifetime=3600"],
+                                     credentials: try userTokenCredentials())
+        mounts.append(m)
+        let trustID = String(try XCTUnwrap(m.log.firstMatch(of: /trust ([0-9a-f]{32}) created/)?.1, m.log))
+        let expiry = try XCTUnwrap(try Keystone.serviceTrusts()[trustID] ?? nil, "the trust has an expiry")
+        let expiresAt = try XCTUnwrap(Timestamp.parseISO8601(expiry))
+        XCTAssertEqual(expiresAt.timeIntervalSinceNow, 3600, accuracy: 120)
+        let clouds = try trustOptions()[1...2].joined(separator: ",")
+        let gc = [MountedContainer.binary, "gc", "--trusts", "-o", clouds]
+        XCTAssertFalse(try Shell.run(gc).stdout.contains(trustID), "a trust a running mount holds is not listed")
+        try m.kill()
+        XCTAssertTrue(try Keystone.trustExists(trustID), "kill -9 leaves the trust")
+        XCTAssertTrue(try Shell.run(gc).stdout.contains("trust \(trustID)"))
+        let deleted = try Shell.run(gc + ["--delete"])
+        XCTAssertEqual(deleted.status, 0, deleted.stderr)
+        XCTAssertFalse(try Keystone.trustExists(trustID), "gc --trusts --delete removed it")
+    }
+
+    func testBareTokenMountSaysItCannotRenewAndFailsWithKeyExpired() throws {
+        let m = try MountedContainer(container: container, options: [], credentials: try userTokenCredentials())
+        mounts.append(m)
+        XCTAssertTrue(m.log.contains("this token cannot be renewed"), m.log)
+        try Shell.bash("printf before > \(Shell.quote(m.path("f")))")
+        let json = try Shell.bash("\(Shell.quote(MountedContainer.binary)) status \(Shell.quote(m.mountpoint)) --json")
+        let status = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        XCTAssertEqual((status["auth"] as? [String: Any])?["renewable"] as? Bool, false)
+        Thread.sleep(forTimeInterval: Double(DevStack.tokenTTL() ?? 8) + 1)
+        let result = try Shell.run(["bash", "-c", "printf after > \(Shell.quote(m.path("g")))"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("Key has expired"), result.stderr)
+    }
 }

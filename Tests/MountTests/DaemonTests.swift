@@ -21,6 +21,38 @@ final class DaemonTests: MountTestCase {
         XCTAssertTrue(m.log.contains("waiting for 1 open file(s)"), m.log)
     }
 
+    func testSigtermWaitsForAReaderToo() throws {
+        let source = try randomFile("img", mebibytes: 8)
+        let m = try mount()
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(m.path("img")))")
+        let reader = try Shell.background("""
+            /usr/bin/python3 -c 'import hashlib, sys, time
+            h = hashlib.sha256()
+            with open(sys.argv[1], "rb", buffering=0) as f:
+                while True:
+                    b = f.read(1 << 20)
+                    if not b: break
+                    h.update(b); time.sleep(0.3)
+            open(sys.argv[2], "w").write(h.hexdigest())' \(Shell.quote(m.path("img"))) \(Shell.quote(scratch + "/sum"))
+            """)
+        Thread.sleep(forTimeInterval: 0.6)
+        XCTAssertNil(m.stop(timeout: 1), "the daemon waits while a file is open for reading")
+        try Shell.finish(reader)
+        XCTAssertEqual(try String(contentsOfFile: scratch + "/sum", encoding: .utf8), try Shell.sha256(source))
+        XCTAssertEqual(m.stop(signal: nil, timeout: 30), 0, "exit 0 once the reader closed")
+    }
+
+    func testAnIdleReaderDoesNotHoldTheShutdownPastTheGrace() throws {
+        let m = try mount(["shutdown_grace=1"])
+        try Shell.bash("printf data > \(Shell.quote(m.path("f")))")
+        let reader = try Shell.background("exec 3< \(Shell.quote(m.path("f"))); sleep 20")
+        defer { reader.terminate() }
+        Thread.sleep(forTimeInterval: 0.5)
+        let started = Date()
+        XCTAssertEqual(m.stop(timeout: 10), 0)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "the reader got the grace period, not more")
+    }
+
     func testSigtermWithZeroGraceAbortsAndLeavesNoPartialObject() throws {
         let source = try randomFile("img", mebibytes: 48)
         let m = try mount(["segment_size=4M", "shutdown_grace=0"])

@@ -154,6 +154,25 @@ final class DataSafetyTests: MountTestCase {
         XCTAssertEqual(try client.head(container: container, object: "huge")?.size, 436 << 20, "what was written before is stored")
     }
 
+    func testAllowOtherChecksModesAndTheStickyBit() throws {
+        let m = try mount(["allow_other"])
+        try Shell.bash("""
+            cd \(Shell.quote(m.mountpoint)) && printf secret > private && chmod 600 private && printf open > public && \
+            mkdir shared && chmod 1777 shared
+            """)
+        func asUser(_ uid: Int, _ command: String) throws -> Shell.Output {
+            try Shell.run(["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "bash", "-c", command])
+        }
+        let denied = try asUser(65534, "cat \(Shell.quote(m.path("private")))")
+        XCTAssertTrue(denied.stderr.contains("Permission denied"), denied.stderr)
+        XCTAssertEqual(try asUser(65534, "cat \(Shell.quote(m.path("public")))").stdout, "open")
+        XCTAssertEqual(try asUser(65534, "printf mine > \(Shell.quote(m.path("shared/n")))").status, 0)
+        let removed = try asUser(1, "rm -f \(Shell.quote(m.path("shared/n")))")
+        XCTAssertTrue(removed.stderr.contains("Operation not permitted"), "the sticky bit protects another user's file: \(removed.stderr)")
+        XCTAssertNotNil(try client.head(container: container, object: "shared/n"))
+        XCTAssertEqual(try asUser(65534, "rm \(Shell.quote(m.path("shared/n")))").status, 0, "its owner may")
+    }
+
     func testQuotaRefusalIsEDQUOT() throws {
         try client.updateContainerMetadata(container, ["quota-bytes": "1000"], removing: [])
         defer { try? client.updateContainerMetadata(container, [:], removing: ["quota-bytes"]) }
@@ -178,6 +197,10 @@ final class AuthOutageTests: StackFaultTestCase {
         XCTAssertFalse(read.stderr.contains("Permission denied"), read.stderr)
         let write = try Shell.run(["bash", "-c", "printf x > \(Shell.quote(m.path("new")))"])
         XCTAssertTrue(write.stderr.contains("Input/output error"), write.stderr)
+        let json = try Shell.bash("\(Shell.quote(MountedContainer.binary)) status \(Shell.quote(m.mountpoint)) --json")
+        let status = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let problem = try XCTUnwrap((status["auth"] as? [String: Any])?["problem"] as? String, "status says why")
+        XCTAssertTrue(problem.contains("unavailable"), problem)
         try startStack()
         XCTAssertEqual(try String(contentsOfFile: m.path("known"), encoding: .utf8), "known", "works again once Keystone is back")
     }

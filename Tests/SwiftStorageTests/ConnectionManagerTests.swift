@@ -31,6 +31,8 @@ final class CountingAuthenticator: Authenticator, @unchecked Sendable {
     private let lock = NSLock()
     private(set) var calls = 0
     var failuresBeforeSuccess = 0
+    /// Answers like Keystone refusing the credentials.
+    var refuse = false
 
     init(clock: ManualClock, lifetime: Double, delay: Double = 0) {
         self.clock = clock
@@ -51,6 +53,7 @@ final class CountingAuthenticator: Authenticator, @unchecked Sendable {
         lock.unlock()
         if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         if fail { throw AuthError.unavailable("keystone down") }
+        if refuse { throw AuthError.rejected("keystone answered 401") }
         return AuthResult(token: Secret("token-\(n)"), storageURL: "http://swift/v1/AUTH_x",
                           expiresAt: clock.now().addingTimeInterval(lifetime))
     }
@@ -127,6 +130,13 @@ final class ConnectionManagerTests: XCTestCase {
         XCTAssertNotNil(cm.statistics.problem, "status says why")
     }
 
+    /// Waits (up to 5 s) until `condition` holds: early renewals run on a thread of their own.
+    func eventually(_ what: String, _ condition: () -> Bool) {
+        let deadline = Date().addingTimeInterval(5)
+        while !condition() && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertTrue(condition(), what)
+    }
+
     func testFailingEarlyRefreshKeepsTheValidTokenWithoutWaiting() throws {
         let clock = ManualClock()
         let auth = CountingAuthenticator(clock: clock, lifetime: 300)
@@ -135,19 +145,35 @@ final class ConnectionManagerTests: XCTestCase {
         clock.advance(250)  // 50 s left: due for renewal, still valid
         auth.failuresBeforeSuccess = 1000
         let before = clock.now()
-        XCTAssertEqual(try cm.current().token, first.token, "the valid token is handed out")
+        XCTAssertEqual(try cm.current().token, first.token, "the valid token is handed out at once")
+        eventually("the early attempt failed and says why") { cm.statistics.problem != nil }
         XCTAssertEqual(clock.now(), before, "no backoff sleep while the token is valid")
         XCTAssertEqual(auth.calls, 2, "one early attempt")
         XCTAssertEqual(try cm.current().token, first.token)
+        Thread.sleep(forTimeInterval: 0.05)
         XCTAssertEqual(auth.calls, 2, "no new attempt before the backoff has passed")
-        XCTAssertNotNil(cm.statistics.problem)
         clock.advance(1)
         _ = try cm.current()
-        XCTAssertEqual(auth.calls, 3, "tried again after the backoff")
+        eventually("tried again after the backoff") { auth.calls == 3 }
         auth.failuresBeforeSuccess = 0
         clock.advance(2)
-        XCTAssertNotEqual(try cm.current().token, first.token, "renewed once Keystone answers")
-        XCTAssertNil(cm.statistics.problem)
+        _ = try cm.current()
+        eventually("renewed once Keystone answers") { cm.statistics.problem == nil }
+        XCTAssertNotEqual(try cm.current().token, first.token)
+    }
+
+    func testKeystoneRefusingAnEarlyRenewalDoesNotFailRequestsWhileTheTokenIsValid() throws {
+        let clock = ManualClock()
+        let auth = CountingAuthenticator(clock: clock, lifetime: 300)
+        let cm = manager(auth, expireSoon: 60)
+        let first = try cm.current()
+        auth.refuse = true
+        clock.advance(250)
+        XCTAssertEqual(try cm.current().token, first.token)
+        eventually("the refusal is reported") { cm.statistics.problem?.contains("rejected") == true }
+        XCTAssertEqual(try cm.current().token, first.token, "still valid: still used")
+        clock.advance(60)
+        XCTAssertThrowsError(try cm.current(), "expired, and Keystone refuses: now it fails")
     }
 
     func testExpiredTokenWithoutCredentialsFailsAsExpired() throws {

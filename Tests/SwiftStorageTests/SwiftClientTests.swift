@@ -72,13 +72,36 @@ final class SwiftClientTests: XCTestCase {
         XCTAssertEqual(transport.requests.map(\.method), [.put, .put, .head], "retried, then asked")
     }
 
-    func testLostManifestAnswerThatSwiftDoesNotHaveIsAFailure() {
+    func testLostManifestAnswerThatSwiftDoesNotShowYetStaysUnknown() {
+        // It may still land: its segments must not be deleted on the strength of a 404.
+        let calls = Counter()
         let transport = ScriptedTransport { request in
-            if request.method == .put { throw ScriptedTransport.lost }
+            guard request.method == .head else {
+                if calls.next() == 1 { throw ScriptedTransport.lost }
+                return ScriptedTransport.response(400, body: "Errors: segment changed")
+            }
+            XCTAssertTrue(request.headers.contains { $0.name == "X-Newest" }, "asks every replica")
             return ScriptedTransport.response(404)
         }
         XCTAssertThrowsError(try client(transport).putStaticLargeObject(container: "c", object: "a", segments: segments)) {
+            guard case SwiftError.outcomeUnknown = $0 else { return XCTFail("\($0)") }
+        }
+    }
+
+    func testManifestRefusedWithoutALostAnswerIsACertainFailure() {
+        let transport = ScriptedTransport { _ in ScriptedTransport.response(503) }
+        XCTAssertThrowsError(try client(transport).putStaticLargeObject(container: "c", object: "a", segments: segments)) {
             guard case SwiftError.unavailable = $0 else { return XCTFail("\($0)") }
+        }
+    }
+
+    func testHeartbeatWithoutAFinalStatusIsALostAnswer() {
+        let transport = ScriptedTransport { request in
+            if request.method == .head { return ScriptedTransport.response(404) }
+            return .init(status: 202, headers: HTTPHeaders(), body: Array("  ".utf8))
+        }
+        XCTAssertThrowsError(try client(transport).putStaticLargeObject(container: "c", object: "a", segments: segments)) {
+            guard case SwiftError.outcomeUnknown = $0 else { return XCTFail("\($0)") }
         }
     }
 
@@ -103,6 +126,20 @@ final class SwiftClientTests: XCTestCase {
         XCTAssertThrowsError(try swift.get(container: "c", object: "o", range: 10..<20, ifMatch: nil, into: sink), "another range")
         XCTAssertEqual(sink.bytes, [], "the wrong bytes do not stay in the sink")
         XCTAssertEqual(try swift.get(container: "c", object: "o", range: 10..<20, ifMatch: nil), Array("abcdefghij".utf8))
+    }
+
+    func testCutShortAnswerOfTheWrongRangeLeavesNoBytesToResumeFrom() {
+        let swift = client(ScriptedTransport { request in
+            request.responseSink?.bytes += Array("wrong".utf8)
+            var headers = HTTPHeaders()
+            headers["content-length"] = "100"
+            throw HTTPTransportError(code: 56, message: "reset", partialBody: [], status: 200, headers: headers)
+        })
+        let sink = ByteSink()
+        XCTAssertThrowsError(try swift.get(container: "c", object: "o", range: 10..<20, ifMatch: nil, into: sink, policy: .once)) {
+            guard case SwiftError.protocolError = $0 else { return XCTFail("\($0)") }
+        }
+        XCTAssertEqual(sink.bytes, [])
     }
 
     func testListingsUseTheClustersPageSize() throws {

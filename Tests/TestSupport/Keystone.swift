@@ -54,4 +54,16 @@ public enum Keystone {
         let (admin, _) = try token(for: "admin")
         return try call(.get, "/OS-TRUST/trusts/\(id)", token: admin).status == 200
     }
+
+    /// The trusts whose trustee is the dev stack's service user: id → expires_at (nil: never).
+    public static func serviceTrusts() throws -> [String: String?] {
+        let (token, info) = try token(for: "service")
+        let response = try call(.get, "/OS-TRUST/trusts?trustee_user_id=\(info.userID)", token: token)
+        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        var trusts: [String: String?] = [:]
+        for trust in object?["trusts"] as? [[String: Any]] ?? [] {
+            if let id = trust["id"] as? String { trusts[id] = trust["expires_at"] as? String }
+        }
+        return trusts
+    }
 }

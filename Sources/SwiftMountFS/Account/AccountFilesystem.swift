@@ -254,7 +254,7 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
             status.attributeCacheMisses += part.attributeCacheMisses
             status.transfers += part.transfers
             status.recentTransfers += part.recentTransfers
-            status.activeUploads += part.activeUploads
+            status.activeUploads = (status.activeUploads ?? []) + (part.activeUploads ?? [])
         }
         return status
     }

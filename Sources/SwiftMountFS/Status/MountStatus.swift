@@ -21,7 +21,7 @@ public struct MountStatus: Codable, Sendable {
     /// "segment container/upload prefix" of every segmented upload not yet finished or aborted:
     /// `swiftmount gc` on this machine never counts their segments as orphans, however long they
     /// stall.
-    public var activeUploads: [String] = []
+    public var activeUploads: [String]?
 }
 
 public struct AuthStatus: Codable, Sendable {
@@ -32,19 +32,19 @@ public struct AuthStatus: Codable, Sendable {
     /// "none", "trust <id>, expires ...", or why delegation is not in force.
     public var trust: String
     /// The trust this mount holds (so `swiftmount gc --trusts` leaves it alone).
-    public var trustID: String?
+    public var heldTrust: String?
     /// False for a bare token: once it expires, operations fail (EKEYEXPIRED).
-    public var renewable: Bool
+    public var renewable: Bool?
     /// Why authentication is failing now (Keystone unreachable, ...), nil when it works.
     public var problem: String?
 
-    public init(method: String, tokenExpiresAt: Double?, authentications: Int, trust: String, trustID: String?,
+    public init(method: String, tokenExpiresAt: Double?, authentications: Int, trust: String, heldTrust: String?,
                 renewable: Bool, problem: String?) {
         self.method = method
         self.tokenExpiresAt = tokenExpiresAt
         self.authentications = authentications
         self.trust = trust
-        self.trustID = trustID
+        self.heldTrust = heldTrust
         self.renewable = renewable
         self.problem = problem
     }

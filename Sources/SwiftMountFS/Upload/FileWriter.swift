@@ -114,7 +114,8 @@ final class FileWriter: @unchecked Sendable {
     /// Process that opened the file; its close commits (see SwiftFilesystem.flush).
     let opener: Int32
     private let context: UploadContext
-    private let lock = NSLock()
+    /// Guards the state below; a commit waits on it while an unlink is being settled.
+    private let lock = NSCondition()
     /// Full segments held back while the file is still below the threshold.
     private var held: [[UInt8]] = []
     private var buffer: [UInt8] = []
@@ -127,6 +128,8 @@ final class FileWriter: @unchecked Sendable {
     private var replaced: ReplacedObject?
     private var failure: FSError?
     private var aborted = false
+    /// Being unlinked: commits store nothing until `discard` or `unseal`.
+    private var sealed = false
     /// Unlinked while open: writes go on, nothing is stored.
     private var discarded = false
     /// Size set by ftruncate beyond the written bytes.
@@ -384,17 +387,33 @@ final class FileWriter: @unchecked Sendable {
         transfer.set(.failed)
     }
 
+    /// An unlink has begun: commits wait until it is settled (`discard` if it succeeds, `unseal`
+    /// if it fails). Waits for a commit in progress, so what is stored is known after.
+    func seal() {
+        lock.withLock { sealed = true }
+    }
+
+    func unseal() {
+        lock.lock()
+        sealed = false
+        lock.broadcast()
+        lock.unlock()
+    }
+
     /// The file was unlinked while open: later writes succeed and go nowhere, commits store
-    /// nothing, and segments already sent are deleted. Waits for a commit in progress first.
+    /// nothing, and segments no stored manifest refers to are deleted (those a stored manifest
+    /// used go with that manifest, unless another still uses them).
     func discard() {
         lock.lock()
         defer { lock.unlock() }
         discarded = true
-        if !aborted, let upload { upload.abort(keepingFirst: 0) }
+        if !aborted, let upload { upload.abort(keepingFirst: manifested) }
         aborted = true
         held = []
         context.buffers.recycle(&buffer)
         transfer.set(.unlinked)
+        sealed = false
+        lock.broadcast()
     }
 
     /// Leaves the list of transfers in progress (the handle is released).
@@ -412,6 +431,7 @@ final class FileWriter: @unchecked Sendable {
     func commit() throws -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        while sealed { lock.wait() }
         if discarded { return false }
         if let failure {
             // A segment failed during write(): remove what no stored manifest refers to, once.

@@ -120,42 +120,79 @@ public final class ConnectionManager: @unchecked Sendable {
                 if valid != nil { return session }
                 throw AuthError.expired("the token expired at \(session.expiresAt.map { "\($0)" } ?? "?") and this mount has no credentials to get another")
             }
-            // Expiring soon but valid, and the last early attempt failed a moment ago: keep it.
-            if let valid, let retryAt = earlyRetryAt, clock.now() < retryAt { return valid }
+            if let valid, earlyFailures > 0 {
+                // Renewal is failing but this token is still valid: use it, and try again in the
+                // background once the backoff has passed.
+                if earlyRetryAt.map({ clock.now() >= $0 }) ?? true { refreshEarly(startGeneration: generation) }
+                return valid
+            }
             refreshing = true
             let startGeneration = generation
             let authenticator = authenticator
             condition.unlock()
+            // Renewing a valid token: one attempt (its failure is settled like a background one's).
             let result = Result { try valid != nil ? authenticateOnce(authenticator) : authenticateWithRetry(authenticator) }
             condition.lock()
             refreshing = false
             switch result {
             case .success(let auth):
-                generation = startGeneration + 1
-                authentications += 1
-                let fresh = StorageSession(token: auth.token, storageURL: auth.storageURL, expiresAt: auth.expiresAt,
-                                           obtainedAt: clock.now(), generation: generation)
-                session = fresh
-                lastFailure = nil
-                earlyRetryAt = nil
-                earlyFailures = 0
-                if problem != nil { logger.notice("authentication works again (\(authenticator.summary))") }
-                problem = nil
-                condition.broadcast()
-                return fresh
+                return install(auth, after: startGeneration)
+            case .failure(let error) where valid != nil:
+                earlyAttemptFailed(error)
+                return valid!
             case .failure(let error):
                 if problem == nil { logger.error("authentication failing: \(error)") }
                 problem = "\(error)"
-                condition.broadcast()
-                if let valid, (error as? AuthError)?.isTransient == true {
-                    earlyRetryAt = clock.now().addingTimeInterval(config.backoff.delay(afterAttempt: earlyFailures))
-                    earlyFailures += 1
-                    return valid
-                }
                 lastFailure = (startGeneration, error)
+                condition.broadcast()
                 throw error
             }
         }
+    }
+
+    /// One attempt on a thread of its own (called with the lock held), while callers go on with
+    /// the valid token; should it expire meanwhile, the next caller re-authenticates with retries.
+    private func refreshEarly(startGeneration: Int) {
+        refreshing = true
+        let authenticator = authenticator
+        let thread = Thread { [self] in
+            let result = Result { try authenticateOnce(authenticator) }
+            condition.lock()
+            defer { condition.unlock() }
+            refreshing = false
+            switch result {
+            case .success(let auth): _ = install(auth, after: startGeneration)
+            case .failure(let error): earlyAttemptFailed(error)
+            }
+        }
+        thread.name = "reauth"
+        thread.start()
+    }
+
+    /// A renewal of a still-valid token failed (called with the lock held): say so, and wait a
+    /// backoff before the next attempt.
+    private func earlyAttemptFailed(_ error: Error) {
+        if problem == nil { logger.error("authentication failing: \(error); the current token is used while it lasts") }
+        problem = "\(error)"
+        earlyRetryAt = clock.now().addingTimeInterval(config.backoff.delay(afterAttempt: earlyFailures))
+        earlyFailures += 1
+        condition.broadcast()
+    }
+
+    /// Makes a new token the session (called with the lock held).
+    private func install(_ auth: AuthResult, after startGeneration: Int) -> StorageSession {
+        generation = startGeneration + 1
+        authentications += 1
+        let fresh = StorageSession(token: auth.token, storageURL: auth.storageURL, expiresAt: auth.expiresAt,
+                                   obtainedAt: clock.now(), generation: generation)
+        session = fresh
+        lastFailure = nil
+        earlyRetryAt = nil
+        earlyFailures = 0
+        if problem != nil { logger.notice("authentication works again (\(authenticator.summary))") }
+        problem = nil
+        condition.broadcast()
+        return fresh
     }
 
     /// Not refused and not past its expiry (a second of margin for the request on its way).

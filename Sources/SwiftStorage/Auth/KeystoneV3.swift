@@ -44,7 +44,7 @@ public struct KeystoneV3Auth: Authenticator {
     }
 
     /// The auth URL with "/v3" added when the user gave the bare Keystone root.
-    var v3Base: String {
+    public var v3Base: String {
         authURL.hasSuffix("/v3") ? authURL : authURL + "/v3"
     }
 

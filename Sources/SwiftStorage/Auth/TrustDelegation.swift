@@ -61,7 +61,7 @@ public struct TrustDelegation: Sendable {
         try Self.delete(trustID, token: token, base: authenticator.v3Base, transport: transport)
     }
 
-    static func delete(_ id: String, token: Secret, base: String, transport: any HTTPTransport) throws {
+    public static func delete(_ id: String, token: Secret, base: String, transport: any HTTPTransport) throws {
         _ = try transport.authRequest(HTTPRequest(
             method: .delete, url: base + "/OS-TRUST/trusts/" + id, headers: [("X-Auth-Token", token.reveal)]),
             service: "keystone (delete trust)")

@@ -143,7 +143,8 @@ private final class EasyHandle {
             let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
             let partial = request.responseSink == nil ? state.sink.bytes : []
-            throw HTTPTransportError(code: Int(code.rawValue), message: message, partialBody: partial)
+            throw HTTPTransportError(code: Int(code.rawValue), message: message, partialBody: partial,
+                                     status: state.status, headers: state.headers)
         }
         var status = 0
         sm_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)

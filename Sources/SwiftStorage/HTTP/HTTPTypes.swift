@@ -77,6 +77,10 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     public let code: Int
     public let message: String
     public let partialBody: [UInt8]
+    /// The status and headers of the answer the failure cut short (0: none came), so a caller
+    /// that resumes can check what the bytes it kept were.
+    public var status = 0
+    public var headers = HTTPHeaders()
 
     public var description: String { "transport error \(code): \(message)" }
 }

@@ -78,7 +78,10 @@ extension SwiftClient {
     public func putDynamicLargeObject(container: String, object: String, segmentContainer: String, segmentPrefix: String,
                                       headers: [(name: String, value: String)] = []) throws {
         let manifest = PathEncoding.encode(segmentContainer, keepSlash: false) + "/" + PathEncoding.encode(segmentPrefix, keepSlash: true)
-        try put(container: container, object: object, body: [], headers: headers + [("X-Object-Manifest", manifest)])
+        var call = Call(.put, container: container, object: object)
+        call.headers = headers + [("X-Object-Manifest", manifest)]
+        let expected = LargeObjectManifest.dynamic(header: manifest)
+        try putManifest(call) { $0.dynamicManifest.flatMap(LargeObjectManifest.dynamic(header:)) == expected }
     }
 }
 

@@ -102,7 +102,7 @@ public final class SwiftClient: Sendable {
             let started = clock.now()
             do {
                 let response = try transport.perform(request)
-                outcome = .success(call.heartbeat ? Self.heartbeatOutcome(response) : response)
+                if call.heartbeat, let final = Self.heartbeatOutcome(response) { outcome = final } else { outcome = .success(response) }
             } catch let e as HTTPTransportError { outcome = .failure(e) }
             let received = (call.responseSink?.bytes.count ?? 0) - sunk
             switch outcome {
@@ -174,16 +174,20 @@ public final class SwiftClient: Sendable {
     }
 
     /// The status a heartbeat answer reports in its body (`{"Response Status": "201 Created",
-    /// "Etag": ..., "Errors": [[path, reason], ...]}`), as if Swift had answered it directly.
-    static func heartbeatOutcome(_ response: HTTPResponse) -> HTTPResponse {
-        guard response.status == 202,
-              let report = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any],
-              let status = (report["Response Status"] as? String).flatMap({ Int($0.prefix(3)) }) else { return response }
+    /// "Etag": ..., "Errors": [[path, reason], ...]}`), as if Swift had answered it directly; a
+    /// 202 without a readable final status is an answer lost on the way. Nil: not a heartbeat
+    /// answer (auth failures and the like come straight).
+    static func heartbeatOutcome(_ response: HTTPResponse) -> Result<HTTPResponse, HTTPTransportError>? {
+        guard response.status == 202 else { return nil }
+        guard let report = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any],
+              let status = (report["Response Status"] as? String).flatMap({ Int($0.prefix(3)) }) else {
+            return .failure(HTTPTransportError(code: -1, message: "heartbeat answer without a final status", partialBody: []))
+        }
         var headers = HTTPHeaders()
         headers["etag"] = report["Etag"] as? String
         let errors = (report["Errors"] as? [[Any]] ?? []).map { $0.map { "\($0)" }.joined(separator: ", ") }
         let body = ((report["Response Body"] as? String ?? "") + "\nErrors: " + errors.joined(separator: "; "))
-        return HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
+        return .success(HTTPResponse(status: status, headers: headers, body: Array(body.utf8)))
     }
 
     /// 401, and the slo middleware's 400 whose body lists the segments' 401s (a manifest PUT with
@@ -290,20 +294,37 @@ public final class SwiftClient: Sendable {
         call.responseSink = sink
         call.passStatuses = [416, 409]
         let before = sink?.bytes.count ?? 0
-        let response = try send(call, policy: policy)
+        /// Not the bytes asked for (a server ignoring Range would hand out the wrong ones): they
+        /// leave the sink, so a resume never builds on them.
+        func refuse(_ status: Int, _ headers: HTTPHeaders) -> SwiftError {
+            if let sink, sink.bytes.count > before { sink.bytes.removeLast(sink.bytes.count - before) }
+            return .protocolError("GET \(container)/\(object) bytes \(range.lowerBound)-: answered \(status) with Content-Range \(headers["content-range"] ?? "none")")
+        }
+        let response: HTTPResponse
+        do {
+            response = try send(call, policy: policy)
+        } catch let cut as HTTPTransportError where cut.status != 0 && !isRange(cut.status, cut.headers, range) {
+            throw refuse(cut.status, cut.headers)
+        }
         switch response.status {
         case 416: return []
         case 409:
             // A large object whose segments are gone: broken data, not a busy file.
             throw SwiftError.rejected(status: 409, "GET \(container)/\(object): \(response.bodyText.prefix(200))")
-        case 206 where Self.contentRangeStart(response.headers["content-range"]) == range.lowerBound:
-            return response.body
-        case 200 where range.lowerBound == 0 && (Int(response.headers["content-length"] ?? "") ?? Int.max) <= range.count:
+        case _ where isRange(response.status, response.headers, range):
             return response.body
         default:
-            // Not the bytes asked for (a server ignoring Range would hand out the wrong ones).
-            if let sink, sink.bytes.count > before { sink.bytes.removeLast(sink.bytes.count - before) }
-            throw SwiftError.protocolError("GET \(container)/\(object) bytes \(range.lowerBound)-: answered \(response.status) with Content-Range \(response.headers["content-range"] ?? "none")")
+            throw refuse(response.status, response.headers)
+        }
+    }
+
+    /// Whether an answer carries the bytes of `range`: a 206 starting there, or a 200 when the
+    /// range starts at 0 and the whole object fits in it.
+    private func isRange(_ status: Int, _ headers: HTTPHeaders, _ range: Range<Int>) -> Bool {
+        switch status {
+        case 206: Self.contentRangeStart(headers["content-range"]) == range.lowerBound
+        case 200: range.lowerBound == 0 && (Int(headers["content-length"] ?? "") ?? Int.max) <= range.count
+        default: !(200..<300).contains(status)  // errors are handled as errors
         }
     }
 
@@ -324,9 +345,7 @@ public final class SwiftClient: Sendable {
     }
 
     /// Stores a static large object manifest over `segments`. Checking many segments can take
-    /// Swift longer than a quiet connection survives, so the PUT asks for heartbeats; if its answer
-    /// is lost all the same, Swift is asked whether the manifest landed (its ETag is the MD5 of the
-    /// segments' ETags). When even that cannot be asked, the error is `.outcomeUnknown`.
+    /// Swift longer than a quiet connection survives, so the PUT asks for heartbeats.
     public func putStaticLargeObject(container: String, object: String, segments: [SegmentRef],
                                      headers: [(name: String, value: String)] = []) throws {
         let manifest = segments.map { ["path": $0.path, "etag": $0.etag, "size_bytes": $0.sizeBytes] as [String: Any] }
@@ -335,17 +354,46 @@ public final class SwiftClient: Sendable {
         call.headers = headers + [("Content-Type", "application/octet-stream"), ("Accept", "application/json")]
         call.body = Array(try JSONSerialization.data(withJSONObject: manifest))
         call.heartbeat = true
-        do {
-            _ = try send(call)
-        } catch SwiftError.unavailable(let why) {
-            let expected = MD5.hex(Array(segments.map(\.etag).joined().utf8))
-            let stored: ObjectInfo?
-            do { stored = try head(container: container, object: object) } catch {
-                throw SwiftError.outcomeUnknown("manifest \(container)/\(object): \(why); Swift could not be asked whether it was stored")
+        // Its ETag is the MD5 of the segments' ETags.
+        let expected = MD5.hex(Array(segments.map(\.etag).joined().utf8))
+        try putManifest(call) { $0.isStaticLargeObject && $0.etag == expected }
+    }
+
+    /// PUTs a manifest. Its segments may be deleted if it fails, so a failure must be certain:
+    /// once an answer was lost (the manifest may have landed), only Swift's word that it holds
+    /// this manifest (`isStored`, read with X-Newest) counts as success, and any other end is
+    /// `.outcomeUnknown`, which keeps the segments.
+    func putManifest(_ call: Call, isStored: (ObjectInfo) -> Bool) throws {
+        var answerLost = false
+        for attempt in 0..<retry.attempts {
+            do {
+                _ = try send(call, policy: .once)
+                return
+            } catch is HTTPTransportError {
+                answerLost = true
+            } catch SwiftError.unavailable {
+                // A 5xx: not stored by this attempt, but an earlier lost one may still land.
+            } catch {
+                guard answerLost else { throw error }
+                return try confirm(call, isStored: isStored, after: "\(error)")
             }
-            guard let stored, stored.isStaticLargeObject, stored.etag == expected else { throw SwiftError.unavailable(why) }
-            logger.notice("manifest \(container)/\(object): \(why), but Swift has it")
+            counters.retried()
+            if attempt + 1 < retry.attempts { clock.sleep(seconds: retry.backoff.delay(afterAttempt: attempt)) }
         }
+        let why = "\(call.method.rawValue) \(call.displayPath): no answer after \(retry.attempts) attempts"
+        guard answerLost else { throw SwiftError.unavailable(why) }
+        try confirm(call, isStored: isStored, after: why)
+    }
+
+    private func confirm(_ call: Call, isStored: (ObjectInfo) -> Bool, after why: String) throws {
+        var head = Call(.head, container: call.container, object: call.object)
+        head.headers = [("X-Newest", "true")]
+        head.passStatuses = [404]
+        if let response = try? send(head), response.status != 404, isStored(ObjectInfo(headers: response.headers)) {
+            logger.notice("\(call.displayPath): \(why), but Swift has the manifest")
+            return
+        }
+        throw SwiftError.outcomeUnknown("manifest \(call.displayPath): \(why); it may still be stored")
     }
 
     /// Deletes an object; for a static large object, its segments too. Returns false if it was not there.

@@ -6,6 +6,7 @@ import PackageDescription
 //   SwiftStorage             (object-storage client: HTTP, auth, ConnectionManager, Swift API; no FUSE)
 //   SwiftMountFS             (the filesystem: namespace, upload and read engines, FUSE ops)
 //   swiftmount               (the command)
+// SwiftSimulator (tests only) answers SwiftStorage's HTTPTransport as Swift and Keystone would.
 let package = Package(
     name: "swiftmount",
     platforms: [.macOS(.v14)],
@@ -33,10 +34,16 @@ let package = Package(
             name: "swiftmount",
             dependencies: ["SwiftMountFS", "SwiftStorage", "CSystem", .product(name: "Logging", package: "swift-log")]
         ),
+        // An in-process Swift + Keystone behind HTTPTransport, for the model suite and fast
+        // tests (never in the shipped binary).
+        .target(name: "SwiftSimulator", dependencies: ["SwiftStorage"]),
         // Helpers for tests against the real dev stack (processes, credentials, mounts).
         .target(name: "TestSupport", dependencies: ["SwiftStorage"], path: "Tests/TestSupport"),
-        .testTarget(name: "SwiftStorageTests", dependencies: ["SwiftStorage", "TestSupport"]),
+        .testTarget(name: "SwiftStorageTests", dependencies: ["SwiftStorage", "SwiftSimulator", "TestSupport"]),
         .testTarget(name: "MountTests", dependencies: ["SwiftMountFS", "SwiftStorage", "TestSupport"]),
+        // The filesystem against a reference model, over the simulator: no root, FUSE or stack.
+        .testTarget(name: "ModelTests", dependencies: ["SwiftMountFS", "SwiftStorage", "SwiftSimulator",
+                                                       .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -78,7 +78,7 @@ enum TrustRecords {
 
     static func record(_ id: String) {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory + "/" + id, contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/" + id, contents: nil)
     }
 
     static func forget(_ id: String) {

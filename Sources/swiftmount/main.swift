@@ -9,6 +9,7 @@ usage: swiftmount CONTAINER MOUNTPOINT [-f] [-o option[,option...]]
        swiftmount --account MOUNTPOINT [-f] [-o ...]   (or @account as CONTAINER)
        swiftmount status MOUNTPOINT [--json]
        swiftmount gc CONTAINER [--delete] [--grace SECONDS] [-o os_cloud=NAME,segment_container=NAME]
+       swiftmount gc --trusts [--delete] -o service_credentials=FILE[,service_cloud=NAME]
 
 Mounts an OpenStack Swift container as a directory (with --account, the whole account:
 containers are the top-level directories, and mkdir at the top creates one). Credentials come from the environment:
@@ -26,7 +27,8 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
   -o segment_container=NAME        where segments go (default CONTAINER_segments)
   -o cache_dir=/var/tmp/swiftmount  where files changed in place are staged until close
   -o shutdown_grace=SECONDS        SIGTERM/SIGINT wait this long for files being written, then
-                        abort them (default: wait until they are closed)
+                        abort them (default: wait until they are closed); readers get as long
+                        (without it, 30 s once nothing is being written)
   -o metrics_port=PORT  Prometheus metrics on http://127.0.0.1:PORT/
   -o dir_cache_ttl=10   seconds a directory listing answers "no such file" for names not in it
   -o attrs_from=objects stat answers from each object's metadata (exact mtime, mode, owner; a HEAD
@@ -39,14 +41,20 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
   -o trust=yes,service_credentials=FILE[,service_cloud=NAME][,user_token_file=FILE]
                         multi-tenant: act for the user whose token is in OS_TOKEN (or the file)
                         through a Keystone trust to the service user of FILE (a private clouds.yaml)
-  Any other -o option goes to libfuse (allow_other, ro, default_permissions, ...).
+  -o trust_lifetime=604800         seconds the trust lives (renewed from user_token_file)
+  -o nodefault_permissions         with allow_other, let every user past the modes shown
+  libfuse and kernel options pass through (allow_other, ro, default_permissions, noatime, ...),
+  mount(8)'s own (_netdev, nofail, noauto, x-systemd.*) are accepted; anything else is an error.
+  allow_other turns on default_permissions unless nodefault_permissions is given.
 
 status shows what the daemon on MOUNTPOINT is doing: uploads and reads with progress, token
 expiry, re-authentications, request counts, buffers. Exit codes: 2 usage, 3 credentials or
 authentication, 4 container, 5 mount point or daemon.
 
-gc lists segments that no manifest refers to (failed or killed uploads) and are older than the
-grace period (default 3600 s); --delete removes them.
+gc lists segments that no manifest in the account refers to (failed or killed uploads), that no
+daemon on this machine is uploading, and that are older than the grace period (default 3600 s);
+--delete removes them. gc --trusts lists the service user's trusts no mount on this machine holds;
+--delete removes those this machine's mounts made.
 """
 
 let accountSource = "@account"

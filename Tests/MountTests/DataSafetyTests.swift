@@ -206,6 +206,22 @@ final class AuthOutageTests: StackFaultTestCase {
     }
 }
 
+/// Tests that stop the proxy: lookups answer from what is known, at once.
+final class OutageTests: StackFaultTestCase {
+    func testLookupsDuringAnOutageAnswerFromWhatIsKnownWithoutWaiting() throws {
+        let m = try mount(["attr_timeout=1"])
+        try Shell.bash("printf known > \(Shell.quote(m.path("known")))")
+        _ = try FileManager.default.attributesOfItem(atPath: m.path("known"))
+        try stopService("proxy-keystone")
+        Thread.sleep(forTimeInterval: 1.5)  // past attr_timeout: the kernel and the mount ask again
+        let started = Date()
+        let attributes = try FileManager.default.attributesOfItem(atPath: m.path("known"))
+        XCTAssertEqual(attributes[.size] as? Int, 5)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3, "one quick retry, not the whole backoff cycle")
+        XCTAssertTrue(m.log.contains("answering with cached attributes"), m.log)
+    }
+}
+
 extension FileHandle {
     /// The first line written to this pipe, or nil if none comes within `timeout` seconds.
     func availableLine(timeout: Double) -> String? {

@@ -23,6 +23,15 @@ final class ParsingTests: XCTestCase {
         XCTAssertNil(Timestamp.parseISO8601("yesterday"))
     }
 
+    func testHTTPDatesRoundTrip() throws {
+        let date = try XCTUnwrap(Timestamp.parseHTTPDate("Mon, 30 Nov 2026 01:58:28 GMT"))
+        XCTAssertEqual(date.timeIntervalSince1970, 1_796_003_908, accuracy: 0.001)
+        XCTAssertEqual(Timestamp.formatHTTPDate(date), "Mon, 30 Nov 2026 01:58:28 GMT")
+        XCTAssertEqual(Timestamp.formatListing(date.addingTimeInterval(0.25)), "2026-11-30T01:58:28.250000")
+        XCTAssertEqual(Timestamp.parseISO8601(Timestamp.formatISO8601(date)), date)
+        XCTAssertNil(Timestamp.parseHTTPDate("Mon, 30 Foo 2026 01:58:28 GMT"))
+    }
+
     func testObjectNamesArePercentEncodedExceptSlashes() {
         XCTAssertEqual(PathEncoding.encode("a b/%41?#&+=ü", keepSlash: true), "a%20b/%2541%3F%23%26%2B%3D%C3%BC")
         XCTAssertEqual(PathEncoding.encode("c/d", keepSlash: false), "c%2Fd")

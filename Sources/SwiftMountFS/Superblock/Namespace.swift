@@ -356,8 +356,10 @@ final class Namespace: @unchecked Sendable {
             listed[path.parent] = nil
             lock.unlock()
             // A small directory, listed before: one listing answers this and the next misses.
+            // Its answer stands for this lookup even when dir_cache_ttl=0 has already expired it
+            // (asking again would list again, forever).
             if parent.names.count <= Self.relistLimit, (try? list(path.parent, policy: .quick)) != nil {
-                return isKnownAbsent(path)
+                return lock.withLock { listed[path.parent].map { !$0.names.contains(path.name) } ?? false }
             }
             lock.lock()
         }

@@ -9,6 +9,7 @@ import SwiftStorage
 /// (renames and copies share segments, whatever their names), dynamic ones in the mount's
 /// container — and its upload is not live: not under way in a daemon on this machine (asked over
 /// their control sockets), and no segment of it newer than the grace period (an upload elsewhere).
+/// References are read in two passes, so a rename under way cannot hide a manifest from both.
 public struct SegmentCollector: Sendable {
     public struct Orphan: Sendable, Equatable {
         public var uploadPrefix: String
@@ -56,10 +57,16 @@ public struct SegmentCollector: Sendable {
             return newest.map { now.timeIntervalSince($0) >= grace } ?? true
         }
         guard !candidates.isEmpty else { return [] }
-        let references = try client.segmentReferences(dynamicIn: [container])
+        // Two passes: a listing is no snapshot, and a rename (copy, then delete) running while it
+        // is paged can hide both names from one pass, never from both.
+        let first = try client.segmentReferences(dynamicIn: [container])
+        let second = try client.segmentReferences(dynamicIn: [container])
         var result: [Orphan] = []
         for (prefix, segments) in candidates.sorted(by: { $0.key < $1.key }) {
-            let unused = segments.filter { !references.contains(ObjectRef(container: segmentContainer, name: $0.name)) }
+            let unused = segments.filter {
+                let segment = ObjectRef(container: segmentContainer, name: $0.name)
+                return !first.contains(segment) && !second.contains(segment)
+            }
             guard !unused.isEmpty else { continue }
             result.append(Orphan(uploadPrefix: prefix, objects: unused.map(\.name), bytes: unused.reduce(0) { $0 + $1.bytes },
                                  newest: unused.compactMap(\.lastModified).max()))

@@ -125,6 +125,8 @@ private final class EasyHandle {
                 sm_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
                 if request.method == .patch { sm_setopt_string(raw, CURLOPT_CUSTOMREQUEST, "PATCH") }
                 headers.append(("Expect", ""))
+                // libcurl would add a form Content-Type, which Swift stores as the object's type.
+                if !headers.contains(where: { $0.name.lowercased() == "content-type" }) { headers.append(("Content-Type", "")) }
             case .delete, .copy:
                 sm_setopt_string(raw, CURLOPT_CUSTOMREQUEST, request.method.rawValue)
             }

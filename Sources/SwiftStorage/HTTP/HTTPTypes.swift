@@ -82,6 +82,14 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     public var status = 0
     public var headers = HTTPHeaders()
 
+    public init(code: Int, message: String, partialBody: [UInt8], status: Int = 0, headers: HTTPHeaders = HTTPHeaders()) {
+        self.code = code
+        self.message = message
+        self.partialBody = partialBody
+        self.status = status
+        self.headers = headers
+    }
+
     public var description: String { "transport error \(code): \(message)" }
 }
 

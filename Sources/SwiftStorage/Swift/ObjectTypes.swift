@@ -37,7 +37,7 @@ public struct ObjectInfo: Sendable {
     init(headers: HTTPHeaders) {
         size = Int(headers["content-length"] ?? "") ?? 0
         etag = (headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-        lastModified = headers["last-modified"].flatMap(ObjectInfo.parseHTTPDate)
+        lastModified = headers["last-modified"].flatMap(Timestamp.parseHTTPDate)
         contentType = headers["content-type"] ?? "application/octet-stream"
         isStaticLargeObject = headers["x-static-large-object"]?.lowercased() == "true"
         dynamicManifest = headers["x-object-manifest"]
@@ -47,14 +47,6 @@ public struct ObjectInfo: Sendable {
             meta[String(name.dropFirst("x-object-meta-".count))] = value
         }
         metadata = meta
-    }
-
-    static func parseHTTPDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
     }
 }
 

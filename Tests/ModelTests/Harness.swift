@@ -1,0 +1,500 @@
+import Foundation
+import Glibc
+import Logging
+@testable import SwiftMountFS
+import SwiftSimulator
+import SwiftStorage
+
+/// Runs one sequence against SwiftFilesystem over a simulated cluster, as the FUSE adapter (and
+/// the kernel's path walk) would call it, and against the model; after every step it checks
+/// that they agree and that what Swift holds is sound.
+final class Harness {
+    static let segment = 64 << 10
+    let clock = SimulatedClock()
+    let cluster: SimulatedCluster
+    let client: SwiftClient
+    /// Another Swift client of the same account.
+    let other: SwiftClient
+    let info: ClusterInfo
+    let cacheDir: String
+    var fs: SwiftFilesystem
+    var model = Model()
+    /// Open writers: slot → handle.
+    var handles: [Int: UInt64] = [:]
+    /// Set once segments may be left without a manifest on purpose (a crash, another client's
+    /// DELETE of a manifest): "nothing orphaned" holds only without those.
+    var orphansPossible = false
+    private var dirty = Set<String>()
+    static let logger = Logger(label: "model") { _ in SwiftLogNoOpLogHandler() }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init() throws {
+        var settings = SimulatedCluster.Settings()
+        settings.tokenLifetime = 600
+        cluster = SimulatedCluster(clock: clock, settings: settings)
+        let credentials = cluster.addUser("demo")
+        client = try Self.client(credentials, cluster: cluster, clock: clock)
+        other = try Self.client(credentials, cluster: cluster, clock: clock)
+        try client.createContainer("c")
+        info = try client.clusterInfo()
+        cacheDir = NSTemporaryDirectory() + "swiftmount-model-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
+        fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
+    }
+
+    static func client(_ credentials: [String: String], cluster: SimulatedCluster, clock: SimulatedClock) throws -> SwiftClient {
+        var config = ConnectionManager.Configuration()
+        config.reauthDeadline = 30
+        let connection = ConnectionManager(authenticator: try EnvironmentCredentials.authenticator(from: credentials),
+                                           transport: cluster, configuration: config, clock: clock, logger: logger)
+        return SwiftClient(connection: connection, transport: cluster,
+                           retry: SwiftClient.RetryPolicy(attempts: 4, backoff: Backoff(base: 0.5, cap: 4)), clock: clock, logger: logger)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: cacheDir)
+    }
+
+    static func mount(client: SwiftClient, info: ClusterInfo, cacheDir: String) -> SwiftFilesystem {
+        var options = MountOptions()
+        options.segmentSize = segment
+        options.largeObjectThreshold = segment
+        options.attrTimeout = 0
+        options.dirCacheTTL = 0
+        options.uploadConcurrency = 2
+        options.maxWriteBuffer = 8 * segment
+        options.readAhead = 4 * segment
+        options.maxReadBuffer = 16 * segment
+        options.cacheDir = cacheDir
+        return SwiftFilesystem(client: client, container: "c", options: options, cluster: info, logger: logger)
+    }
+
+    var creator: Creator { Creator(mode: 0o644, uid: getuid(), gid: getgid()) }
+
+    // MARK: - One step
+
+    /// Runs `op` on both sides; throws a Failure describing the first disagreement.
+    func step(_ op: Op) throws {
+        let expected = expectedErrno(op)
+        var actual: Int32?
+        do { try perform(op) } catch {
+            actual = FSError.from(error).errno
+            if expected == nil { throw Failure(description: "\(op): failed with \(FSError.from(error)), the model expected success") }
+        }
+        if actual != expected {
+            throw Failure(description: "\(op): errno \(actual.map(String.init) ?? "none"), the model expected \(expected.map(String.init) ?? "success")")
+        }
+        if expected == nil { apply(op) }
+        try check(after: op)
+    }
+
+    /// The errno a POSIX filesystem gives for `op` in the model's state (nil: success).
+    func expectedErrno(_ op: Op) -> Int32? {
+        let m = model
+        switch op {
+        case .write(let p, _, _), .sparseWrite(let p, _, _, _), .begin(let p, _):
+            // The harness's own rules: a writer slot holds one file, a name has one writer.
+            if case .begin(_, let w) = op, m.writers[w] != nil { return EBUSY }
+            if let e = m.resolve(p) { return e }
+            if m.isDir(p) { return EISDIR }
+            if m.writer(at: p) != nil { return EBUSY }
+            return nil
+        case .patch(let p, _, _, _), .truncate(let p, _), .read(let p, _, _):
+            if let e = m.resolve(p) { return e }
+            if m.isDir(p) { return EISDIR }
+            if !m.isFile(p) { return ENOENT }
+            if m.writer(at: p) != nil { return EBUSY }
+            return nil
+        case .chmod(let p, _):
+            if let e = m.resolve(p) { return e }
+            if !m.exists(p) { return ENOENT }
+            if m.isDir(p) || m.writer(at: p) != nil { return EBUSY }  // not generated for directories or open files
+            return nil
+        case .unlink(let p):
+            if let e = m.resolve(p) { return e }
+            if m.isDir(p) { return EISDIR }
+            return m.isFile(p) ? nil : ENOENT
+        case .rename(let a, let b):
+            if let e = m.resolve(a) ?? m.resolve(b) { return e }
+            guard m.exists(a) else { return ENOENT }
+            if a == b { return nil }
+            if m.isDir(a) && b.hasPrefix(a + "/") { return EINVAL }
+            if m.hasWriter(atOrUnder: a) || m.hasWriter(atOrUnder: b) { return EBUSY }
+            if m.isDir(a) && m.isFile(b) { return ENOTDIR }
+            if m.isFile(a) && m.isDir(b) { return EISDIR }
+            if m.isDir(a) && m.isDir(b) && !m.children(of: b).isEmpty { return ENOTEMPTY }
+            return nil
+        case .mkdir(let p):
+            if let e = m.resolve(p) { return e }
+            return m.exists(p) ? EEXIST : nil
+        case .rmdir(let p):
+            if let e = m.resolve(p) { return e }
+            guard m.exists(p) else { return ENOENT }
+            guard m.isDir(p) else { return ENOTDIR }
+            return m.children(of: p).isEmpty ? nil : ENOTEMPTY
+        case .append(let w, _, _), .finish(let w, _), .fsync(let w):
+            return m.writers[w] == nil ? EBADF : nil
+        case .otherPut(let p, _, _):
+            // Another client writes only where the tree stays a tree.
+            if m.isDir(p) || m.writer(at: p) != nil || Model.ancestors(p).contains(where: m.isFile) { return EPERM }
+            return nil
+        case .otherDelete(let p):
+            return m.files[p] == nil || m.writer(at: p) != nil ? ENOENT : nil
+        case .gc, .expireTokens, .crash, .fault:
+            return nil
+        }
+    }
+
+    /// What the kernel does before calling the filesystem: walks the path (ENOENT, ENOTDIR),
+    /// checks the types it knows; then the call itself.
+    private func perform(_ op: Op) throws {
+        switch op {
+        case .write(let p, let size, let pattern):
+            let handle = try openForWriting(p)
+            try writeChunks(handle, [UInt8].pattern(pattern, count: size), at: 0)
+            try close(handle)
+        case .sparseWrite(let p, let size, let tail, let pattern):
+            let handle = try openForWriting(p)
+            if tail > 0 { try writeChunks(handle, [UInt8].pattern(pattern, count: tail), at: size - tail) }
+            try fs.truncate(p, size: size, handle: handle)
+            try close(handle)
+        case .patch(let p, let offset, let count, let pattern):
+            try walk(p)
+            try refuseIfBusy(p)
+            guard try fs.getattr(p).kind == .file else { throw FSError(EISDIR) }
+            let handle = try fs.open(p, mode: OpenMode(flags: O_WRONLY), caller: getpid())
+            try writeChunks(handle, [UInt8].pattern(pattern, count: count, from: offset), at: offset)
+            try close(handle)
+        case .truncate(let p, let size):
+            try walk(p)
+            try refuseIfBusy(p)
+            guard try fs.getattr(p).kind == .file else { throw FSError(EISDIR) }
+            try fs.truncate(p, size: size, handle: nil)
+        case .read(let p, let offset, let count):
+            try walk(p)
+            try refuseIfBusy(p)
+            guard try fs.getattr(p).kind == .file else { throw FSError(EISDIR) }
+            let data = try readAll(p, offset: offset, count: count)
+            let whole = model.files[p]?.bytes ?? []
+            let want = offset < whole.count ? Array(whole[offset..<min(whole.count, offset + count)]) : []
+            guard data == want else { throw Failure(description: "\(op): read \(data.count) bytes that differ from the model's \(want.count)") }
+        case .unlink(let p):
+            try walk(p)
+            if try fs.getattr(p).kind == .directory { throw FSError(EISDIR) }
+            try fs.unlink(p)
+        case .rename(let a, let b):
+            try walk(a)
+            try walk(b)
+            let source = try fs.getattr(a)
+            if a == b { return }
+            if source.kind == .directory && b.hasPrefix(a + "/") { throw FSError(EINVAL) }
+            try fs.rename(a, to: b, noReplace: false)
+        case .mkdir(let p):
+            try walk(p)
+            if (try? fs.getattr(p)) != nil { throw FSError(EEXIST) }
+            try fs.mkdir(p, creator: creator)
+        case .rmdir(let p):
+            try walk(p)
+            if try fs.getattr(p).kind != .directory { throw FSError(ENOTDIR) }
+            try fs.rmdir(p)
+        case .chmod(let p, let mode):
+            try walk(p)
+            let attributes = try fs.getattr(p)
+            if attributes.kind == .directory || model.writer(at: p) != nil { throw FSError(EBUSY) }
+            try fs.changeMetadata(p, .mode(mode))
+        case .begin(let p, let w):
+            if model.writers[w] != nil { throw FSError(EBUSY) }
+            handles[w] = try openForWriting(p)
+        case .append(let w, let size, let pattern):
+            guard let handle = handles[w], let writer = model.writers[w] else { throw FSError(EBADF) }
+            try writeChunks(handle, [UInt8].pattern(pattern, count: size, from: writer.bytes.count), at: writer.bytes.count)
+        case .finish(let w, let otherThread):
+            guard let handle = handles.removeValue(forKey: w) else { throw FSError(EBADF) }
+            if otherThread {
+                let box = ResultBox()
+                let thread = Thread { [fs] in box.set(Result { try fs.flush(handle: handle, caller: getpid()) }) }
+                thread.start()
+                try box.wait()
+                fs.release(handle: handle)
+            } else {
+                try close(handle)
+            }
+        case .fsync(let w):
+            guard let handle = handles[w] else { throw FSError(EBADF) }
+            try fs.fsync(handle: handle)
+        case .gc(let delete):
+            let collector = SegmentCollector(client: client, container: "c", bulkDeleteLimit: info.bulkDeleteLimit,
+                                             liveUploads: Set(fs.status(mountpoint: "", auth: Self.noAuth).activeUploads ?? []))
+            for orphan in try collector.orphans(olderThan: 0, now: clock.now()) where delete { try collector.delete(orphan) }
+        case .otherPut(let p, let size, let pattern):
+            if model.isDir(p) || model.writer(at: p) != nil || Model.ancestors(p).contains(where: model.isFile) { throw FSError(EPERM) }
+            // Another client replacing a large object leaves its segments (it does not clean up).
+            if try other.head(container: "c", object: String(p.dropFirst()))?.isStaticLargeObject == true { orphansPossible = true }
+            try other.put(container: "c", object: String(p.dropFirst()), body: [UInt8].pattern(pattern, count: size))
+        case .otherDelete(let p):
+            guard model.files[p] != nil, model.writer(at: p) == nil else { throw FSError(ENOENT) }
+            if try other.head(container: "c", object: String(p.dropFirst()))?.isStaticLargeObject == true { orphansPossible = true }
+            try other.delete(container: "c", object: String(p.dropFirst()))
+        case .expireTokens:
+            clock.advance(700)
+        case .crash:
+            handles.removeAll()
+            fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
+            if !model.writers.isEmpty { orphansPossible = true }
+        case .fault(let kind):
+            inject(kind)
+        }
+    }
+
+    static let noAuth = AuthStatus(method: "", tokenExpiresAt: nil, authentications: 0, trust: "", heldTrust: nil,
+                                   renewable: true, problem: nil)
+
+    private func inject(_ kind: Op.FaultKind) {
+        switch kind {
+        case .segmentPut503:
+            cluster.inject(.status(503)) { $0.method == .put && $0.container == "c_segments" && $0.object != nil }
+        case .anyRequest401:
+            cluster.inject(.status(401)) { $0.path.hasPrefix("/v1/") }
+        case .getReset:
+            cluster.inject(.reset(afterBytes: 100)) { $0.method == .get && $0.object != nil && $0.query["multipart-manifest"] == nil }
+        case .manifestStoredButLost:
+            cluster.inject(.storedButLost) { $0.query["multipart-manifest"] == "put" }
+        case .objectPut408:
+            cluster.inject(.status(408)) { $0.method == .put && $0.container == "c" && $0.object != nil }
+        }
+    }
+
+    private func walk(_ p: String) throws {
+        for ancestor in Model.ancestors(p) {
+            guard try fs.getattr(ancestor).kind == .directory else { throw FSError(ENOTDIR) }
+        }
+    }
+
+    /// The generator's rule: a file open for writing is not also patched, truncated or read by path.
+    private func refuseIfBusy(_ p: String) throws {
+        if model.writer(at: p) != nil { throw FSError(EBUSY) }
+    }
+
+    private func openForWriting(_ p: String) throws -> UInt64 {
+        try walk(p)
+        if model.writer(at: p) != nil { throw FSError(EBUSY) }
+        if let existing = try? fs.getattr(p) {
+            if existing.kind == .directory { throw FSError(EISDIR) }
+            return try fs.open(p, mode: OpenMode(flags: O_WRONLY | O_TRUNC), caller: getpid())
+        }
+        return try fs.create(p, creator: creator, caller: getpid())
+    }
+
+    /// Writes in 48 KiB pieces, as FUSE hands over a `cp`.
+    private func writeChunks(_ handle: UInt64, _ data: [UInt8], at offset: Int) throws {
+        var done = 0
+        repeat {
+            let piece = Array(data[done..<min(data.count, done + (48 << 10))])
+            try fs.write(handle: handle, offset: offset + done, data: piece)
+            done += piece.count
+        } while done < data.count
+    }
+
+    private func close(_ handle: UInt64) throws {
+        defer { fs.release(handle: handle) }
+        try fs.flush(handle: handle, caller: getpid())
+    }
+
+    private func readAll(_ p: String, offset: Int = 0, count: Int = Int.max) throws -> [UInt8] {
+        let handle = try fs.open(p, mode: OpenMode(flags: O_RDONLY), caller: getpid())
+        defer { fs.release(handle: handle) }
+        var bytes: [UInt8] = []
+        var position = offset
+        while bytes.count < count {
+            let pieces = try fs.read(handle: handle, offset: position, count: min(count - bytes.count, 128 << 10))
+            let chunk = pieces.flatMap { Array($0) }
+            if chunk.isEmpty { break }
+            bytes += chunk
+            position += chunk.count
+        }
+        return bytes
+    }
+
+    // MARK: - The model's side
+
+    private func apply(_ op: Op) {
+        switch op {
+        case .write(let p, let size, let pattern):
+            model.files[p] = Model.File(bytes: .pattern(pattern, count: size), mode: model.files[p]?.mode)
+            dirty.insert(p)
+        case .sparseWrite(let p, let size, let tail, let pattern):
+            var bytes = [UInt8](repeating: 0, count: size - tail)
+            bytes += .pattern(pattern, count: tail)
+            model.files[p] = Model.File(bytes: bytes, mode: model.files[p]?.mode)
+            dirty.insert(p)
+        case .patch(let p, let offset, let count, let pattern):
+            model.files[p]!.bytes.write(.pattern(pattern, count: count, from: offset), at: offset)
+            dirty.insert(p)
+        case .truncate(let p, let size):
+            model.files[p]!.bytes.resize(size)
+            dirty.insert(p)
+        case .unlink(let p):
+            model.files[p] = nil
+            if let w = model.writer(at: p) { model.writers[w]!.unlinked = true }
+        case .rename(let a, let b):
+            guard a != b else { return }
+            if model.isDir(a) {
+                // Onto an empty directory (always an explicit one): it stays a directory.
+                let explicit = model.dirs.contains(a) || model.dirs.contains(b)
+                model.dirs.remove(b)
+                model.move(a, to: b)
+                if explicit { model.dirs.insert(b) }
+                for p in model.files.keys where p.hasPrefix(b + "/") { dirty.insert(p) }
+            } else {
+                model.files[b] = model.files.removeValue(forKey: a)
+                dirty.insert(b)
+            }
+        case .mkdir(let p):
+            model.dirs.insert(p)
+        case .rmdir(let p):
+            model.dirs.remove(p)
+        case .chmod(let p, let mode):
+            model.files[p]?.mode = mode
+        case .begin(let p, let w):
+            model.writers[w] = Model.Writer(path: p, bytes: [])
+        case .append(let w, let size, let pattern):
+            let start = model.writers[w]!.bytes.count
+            model.writers[w]!.bytes += .pattern(pattern, count: size, from: start)
+        case .finish(let w, _):
+            let writer = model.writers.removeValue(forKey: w)!
+            guard !writer.unlinked else { return }
+            model.files[writer.path] = Model.File(bytes: writer.bytes, mode: model.files[writer.path]?.mode)
+            dirty.insert(writer.path)
+        case .fsync(let w):
+            // What was written so far is stored; the name still shows the writer.
+            if let writer = model.writers[w], !writer.unlinked {
+                model.files[writer.path] = Model.File(bytes: writer.bytes, mode: model.files[writer.path]?.mode)
+            }
+        case .otherPut(let p, let size, let pattern):
+            model.files[p] = Model.File(bytes: .pattern(pattern, count: size), mode: nil)
+            dirty.insert(p)
+        case .otherDelete(let p):
+            model.files[p] = nil
+        case .crash:
+            model.writers.removeAll()
+        case .read, .gc, .expireTokens, .fault:
+            break
+        }
+    }
+
+    // MARK: - Checks after every step
+
+    private func check(after op: Op) throws {
+        // A planned fault lasts for the next operation only.
+        if case .fault = op {} else { cluster.clearFaults() }
+        try checkTree()
+        for p in dirty where model.files[p] != nil && model.pending[p] == nil {
+            try checkContent(p)
+        }
+        dirty.removeAll()
+        try checkManifests()
+        if handles.isEmpty {
+            let memory = fs.status(mountpoint: "", auth: Self.noAuth).memory
+            guard memory.writeBufferUsed == 0, memory.readBufferUsed == 0 else {
+                throw Failure(description: "after \(op): \(memory.writeBufferUsed) write and \(memory.readBufferUsed) read buffer bytes held with every file closed")
+            }
+        }
+    }
+
+    /// Every name, type, size and mode the mount shows equals the model's.
+    func checkTree() throws {
+        var seen: [String: FileAttributes] = [:]
+        func visit(_ dir: String) throws {
+            for entry in try fs.readdir(dir) {
+                let path = (dir == "/" ? "" : dir) + "/" + entry.name
+                let attributes = try fs.getattr(path)
+                seen[path] = attributes
+                if attributes.kind == .directory { try visit(path) }
+            }
+        }
+        try visit("/")
+        var expected: [String: (FileKind, Int, UInt32?)] = [:]
+        func expect(_ p: String) {
+            if model.isDir(p) {
+                expected[p] = (.directory, 0, nil)
+                for child in model.children(of: p) { expect(child) }
+            } else if let bytes = model.pending[p] {
+                expected[p] = (.file, bytes.count, nil)
+            } else if let file = model.files[p] {
+                expected[p] = (.file, file.bytes.count, file.mode)
+            }
+        }
+        for child in model.children(of: "/") { expect(child) }
+        let missing = Set(expected.keys).subtracting(seen.keys).sorted()
+        let extra = Set(seen.keys).subtracting(expected.keys).sorted()
+        guard missing.isEmpty, extra.isEmpty else {
+            throw Failure(description: "tree differs: missing \(missing), unexpected \(extra)")
+        }
+        for (p, (kind, size, mode)) in expected {
+            let a = seen[p]!
+            guard a.kind == kind else { throw Failure(description: "\(p): a \(a.kind), the model has a \(kind)") }
+            guard kind == .directory || a.size == size else { throw Failure(description: "\(p): \(a.size) bytes, the model has \(size)") }
+            if let mode, model.pending[p] == nil, (a.mode ?? 0o644) != mode {
+                throw Failure(description: "\(p): mode \(String(a.mode ?? 0o644, radix: 8)), the model has \(String(mode, radix: 8))")
+            }
+        }
+    }
+
+    func checkContent(_ p: String) throws {
+        let bytes = try readAll(p)
+        guard bytes == model.files[p]!.bytes else {
+            let want = model.files[p]!.bytes
+            let first = zip(bytes, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(bytes.count, want.count)
+            throw Failure(description: "\(p): content differs from the model at byte \(first) (\(bytes.count) vs \(want.count) bytes)")
+        }
+    }
+
+    /// Every static manifest's segments exist with the ETags it lists.
+    func checkManifests() throws {
+        for (container, names) in cluster.objects(of: "demo") {
+            for name in names {
+                guard let segments = cluster.manifestSegments(of: "demo", container: container, object: name) else { continue }
+                for segment in segments where cluster.etag(of: "demo", container: segment.ref.container, object: segment.ref.name) != segment.etag {
+                    throw Failure(description: "manifest \(container)/\(name): segment \(segment.ref.name) is gone or changed")
+                }
+            }
+        }
+    }
+
+    /// At the end: every file's bytes, and nothing orphaned unless a crash or another client
+    /// could leave segments behind.
+    func finalCheck() throws {
+        for p in model.files.keys where model.pending[p] == nil { try checkContent(p) }
+        guard !orphansPossible, handles.isEmpty else { return }
+        let orphans = try SegmentCollector(client: client, container: "c").orphans(olderThan: 0, now: clock.now())
+        guard orphans.isEmpty else {
+            throw Failure(description: "orphaned segments without any crash: \(orphans.map(\.uploadPrefix))")
+        }
+    }
+}
+
+/// Hands a result from another thread back, with a deadline (a hang fails the test).
+final class ResultBox: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var result: Result<Void, Error>?
+
+    func set(_ value: Result<Void, Error>) {
+        condition.lock()
+        result = value
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func wait(timeout: Double = 60) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while result == nil {
+            guard condition.wait(until: deadline) else { throw Harness.Failure(description: "close from another thread hung") }
+        }
+        try result!.get()
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+
+/// One step of a generated sequence: what a program (or another Swift client, or fate) does.
+enum Op: CustomStringConvertible, Equatable {
+    /// create or open with O_TRUNC, write `size` bytes of `pattern` sequentially, close.
+    case write(String, size: Int, pattern: UInt8)
+    /// The same, but only the last `tail` bytes are written (a sparse copy): the rest is zeros.
+    case sparseWrite(String, size: Int, tail: Int, pattern: UInt8)
+    /// open an existing file for writing without O_TRUNC, write `count` bytes at `offset`, close.
+    case patch(String, offset: Int, count: Int, pattern: UInt8)
+    case truncate(String, size: Int)
+    case read(String, offset: Int, count: Int)
+    case unlink(String)
+    case rename(String, String)
+    case mkdir(String)
+    case rmdir(String)
+    case chmod(String, mode: UInt32)
+    /// A file left open for writing across steps (slot `writer`): begin, append, finish.
+    case begin(String, writer: Int)
+    case append(writer: Int, size: Int, pattern: UInt8)
+    /// close(2) of the writer, from the opener or from another thread of it.
+    case finish(writer: Int, otherThread: Bool)
+    case fsync(writer: Int)
+    /// `swiftmount gc --grace 0` (with `--delete` when `delete`).
+    case gc(delete: Bool)
+    /// Another Swift client's PUT of a plain object, and its DELETE.
+    case otherPut(String, size: Int, pattern: UInt8)
+    case otherDelete(String)
+    /// Every token expires.
+    case expireTokens
+    /// The daemon dies: open files are lost, a new filesystem is mounted on the same cluster.
+    case crash
+    /// The next matching request meets a transient fault (retries must hide it).
+    case fault(FaultKind)
+
+    enum FaultKind: String, CaseIterable {
+        case segmentPut503, anyRequest401, getReset, manifestStoredButLost, objectPut408
+    }
+
+    var description: String {
+        switch self {
+        case .write(let p, let size, let pattern): "write \(p) \(size) bytes of \(pattern)"
+        case .sparseWrite(let p, let size, let tail, let pattern): "sparse write \(p) \(size) bytes, last \(tail) of \(pattern)"
+        case .patch(let p, let offset, let count, let pattern): "patch \(p) at \(offset), \(count) bytes of \(pattern)"
+        case .truncate(let p, let size): "truncate \(p) to \(size)"
+        case .read(let p, let offset, let count): "read \(p) at \(offset), \(count) bytes"
+        case .unlink(let p): "unlink \(p)"
+        case .rename(let a, let b): "rename \(a) → \(b)"
+        case .mkdir(let p): "mkdir \(p)"
+        case .rmdir(let p): "rmdir \(p)"
+        case .chmod(let p, let mode): "chmod \(String(mode, radix: 8)) \(p)"
+        case .begin(let p, let writer): "open \(p) for writing as w\(writer)"
+        case .append(let writer, let size, let pattern): "append \(size) bytes of \(pattern) to w\(writer)"
+        case .finish(let writer, let other): "close w\(writer)\(other ? " from another thread" : "")"
+        case .fsync(let writer): "fsync w\(writer)"
+        case .gc(let delete): delete ? "gc --grace 0 --delete" : "gc --grace 0"
+        case .otherPut(let p, let size, let pattern): "other client PUT \(p) \(size) bytes of \(pattern)"
+        case .otherDelete(let p): "other client DELETE \(p)"
+        case .expireTokens: "tokens expire"
+        case .crash: "daemon killed; mounted again"
+        case .fault(let kind): "next request fault: \(kind.rawValue)"
+        }
+    }
+}
+
+/// A seeded generator (SplitMix64): the same seed gives the same sequence on every machine.
+struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Generates operation sequences over a small namespace, so names collide and directories fill
+/// and empty; sizes straddle the segment size (`segment`) and the threshold.
+struct SequenceGenerator {
+    let segment: Int
+    static let paths = ["/a", "/b", "/d", "/e", "/d/a", "/d/b", "/d/s", "/d/s/a", "/e/a", "/e/b"]
+    static let directories = ["/d", "/e", "/d/s"]
+
+    func size(_ rng: inout SeededRandom) -> Int {
+        switch Int.random(in: 0..<10, using: &rng) {
+        case 0: return 0
+        case 1...4: return Int.random(in: 1...4096, using: &rng)
+        case 5: return segment + Int.random(in: -1...1, using: &rng)
+        case 6, 7: return Int.random(in: segment + 2...3 * segment + 17, using: &rng)
+        default: return Int.random(in: 4097...segment - 2, using: &rng)
+        }
+    }
+
+    func sequence(seed: UInt64, length: Int) -> [Op] {
+        var rng = SeededRandom(seed: seed)
+        var ops: [Op] = []
+        // A few directories first, so files have somewhere to go.
+        for dir in Self.directories where Bool.random(using: &rng) { ops.append(.mkdir(dir)) }
+        while ops.count < length { ops.append(next(&rng)) }
+        return ops
+    }
+
+    private func next(_ rng: inout SeededRandom) -> Op {
+        let path = Self.paths.randomElement(using: &rng)!
+        let other = Self.paths.randomElement(using: &rng)!
+        let pattern = UInt8.random(in: 1...250, using: &rng)
+        let writer = Int.random(in: 0..<2, using: &rng)
+        switch Int.random(in: 0..<100, using: &rng) {
+        case 0..<16: return .write(path, size: size(&rng), pattern: pattern)
+        case 16..<19:
+            let total = size(&rng)
+            return .sparseWrite(path, size: total, tail: Int.random(in: 0...min(total, 5000), using: &rng), pattern: pattern)
+        case 19..<25: return .patch(path, offset: Int.random(in: 0...2 * segment, using: &rng), count: Int.random(in: 1...5000, using: &rng), pattern: pattern)
+        case 25..<29: return .truncate(path, size: size(&rng))
+        case 29..<34: return .read(path, offset: Int.random(in: 0...2 * segment, using: &rng), count: Int.random(in: 1...segment, using: &rng))
+        case 34..<41: return .unlink(path)
+        case 41..<51: return .rename(path, other)
+        case 51..<56: return .mkdir(Self.directories.randomElement(using: &rng)!)
+        case 56..<60: return .rmdir(Self.directories.randomElement(using: &rng)!)
+        case 60..<63: return .chmod(path, mode: [0o600, 0o640, 0o755].randomElement(using: &rng)!)
+        case 63..<68: return .begin(path, writer: writer)
+        case 68..<74: return .append(writer: writer, size: size(&rng), pattern: pattern)
+        case 74..<79: return .finish(writer: writer, otherThread: Bool.random(using: &rng))
+        case 79..<81: return .fsync(writer: writer)
+        case 81..<85: return .gc(delete: Int.random(in: 0..<4, using: &rng) > 0)
+        case 85..<88: return .otherPut(path, size: Int.random(in: 0...4096, using: &rng), pattern: pattern)
+        case 88..<90: return .otherDelete(path)
+        case 90..<92: return .expireTokens
+        case 92..<94: return .crash
+        default: return .fault(Op.FaultKind.allCases.randomElement(using: &rng)!)
+        }
+    }
+}

@@ -81,19 +81,34 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         case .writer(let writer)?: return writer.attributes  // also once unlinked
         case nil: break
         }
-        return try namespace.lookup(p)
+        return try lookup(p)
+    }
+
+    /// The namespace's answer, or a directory that holds only files still being written (an
+    /// implicit directory whose last stored object went away meanwhile).
+    private func lookup(_ p: ObjectPath) throws -> FileAttributes {
+        do {
+            return try namespace.lookup(p)
+        } catch let error as FSError where error.errno == ENOENT && writerAt(orUnder: p) != nil {
+            return FileAttributes(kind: .directory, size: 0, mtime: Date())
+        }
     }
 
     public func readdir(_ path: String) throws -> [DirectoryEntry] {
         let p = ObjectPath(path)
-        guard try namespace.lookup(p).kind == .directory else { throw FSError(ENOTDIR) }
-        var entries = try namespace.list(p)
-        let listed = Set(entries.map(\.name))
+        guard try lookup(p).kind == .directory else { throw FSError(ENOTDIR) }
+        var entries = (try? namespace.lookup(p)) != nil ? try namespace.list(p) : []
+        var listed = Set(entries.map(\.name))
         lock.lock()
-        let pending = writers.values.filter { $0.path.parent == p && !listed.contains($0.path.name) }
+        let pending = writers.values.filter { $0.path.key.hasPrefix(p.directoryPrefix) }
         lock.unlock()
+        // Files being written show before Swift has them, and so do directories only they fill.
         for writer in pending {
-            entries.append(DirectoryEntry(name: writer.path.name, attributes: writer.attributes))
+            let rest = writer.path.key.dropFirst(p.directoryPrefix.count)
+            guard let name = rest.split(separator: "/").first.map(String.init), !listed.contains(name) else { continue }
+            listed.insert(name)
+            let attributes = writer.path.parent == p ? writer.attributes : FileAttributes(kind: .directory, size: 0, mtime: Date())
+            entries.append(DirectoryEntry(name: name, attributes: attributes))
         }
         return entries
     }
@@ -112,12 +127,16 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     }
 
     public func mkdir(_ path: String, creator: Creator) throws {
-        try namespace.makeDirectory(objectPath(path), metadata: metadata(for: creator, directory: true))
+        let p = try objectPath(path)
+        if writerAt(orUnder: p) != nil { throw FSError(EEXIST) }
+        try namespace.makeDirectory(p, metadata: metadata(for: creator, directory: true))
     }
 
     public func rmdir(_ path: String) throws {
         let p = ObjectPath(path)
-        guard try namespace.lookup(p).kind == .directory else { throw FSError(ENOTDIR) }
+        guard try lookup(p).kind == .directory else { throw FSError(ENOTDIR) }
+        // A file being written is in the directory before Swift has it.
+        if writerAt(orUnder: p) != nil { throw FSError(ENOTEMPTY) }
         try namespace.removeDirectory(p)
     }
 

@@ -90,6 +90,19 @@ final class ReferenceModelTests: XCTestCase {
                                    .write("/e/b", size: 30, pattern: 3), .rename("/d", "/e")]))
     }
 
+    /// rmdir once looked only at what Swift holds: a directory whose only file was still being
+    /// written was removed, and came back when the file was stored.
+    func testRmdirOfADirectoryWithAFileBeingWrittenIsENOTEMPTY() throws {
+        XCTAssertNil(try Self.run([.mkdir("/e"), .begin("/e/b", writer: 1), .rmdir("/e"), .finish(writer: 1, otherThread: false)]))
+    }
+
+    /// A directory that only another object made (no marker) lost its last stored object while a
+    /// file was being written in it: it must not vanish from under the writer.
+    func testDirectoryHoldingOnlyAFileBeingWrittenStays() throws {
+        XCTAssertNil(try Self.run([.otherPut("/d/s/a", size: 803, pattern: 90), .begin("/d/a", writer: 0), .unlink("/d/s/a"),
+                                   .finish(writer: 0, otherThread: false)]))
+    }
+
     /// A file unlinked while being written finishes into the void, and its segments go.
     func testUnlinkWhileWritingStoresNothing() throws {
         let s = Harness.segment

@@ -141,7 +141,7 @@ final class Harness {
             // Another client writes only where the tree stays a tree.
             if m.isDir(p) || m.writer(at: p) != nil || Model.ancestors(p).contains(where: m.isFile) { return EPERM }
             return nil
-        case .otherDelete(let p):
+        case .otherDelete(let p), .otherPost(let p):
             return m.files[p] == nil || m.writer(at: p) != nil ? ENOENT : nil
         case .gc, .expireTokens, .crash, .fault:
             return nil
@@ -238,6 +238,9 @@ final class Harness {
             guard model.files[p] != nil, model.writer(at: p) == nil else { throw FSError(ENOENT) }
             if try other.head(container: "c", object: String(p.dropFirst()))?.isStaticLargeObject == true { orphansPossible = true }
             try other.delete(container: "c", object: String(p.dropFirst()))
+        case .otherPost(let p):
+            guard model.files[p] != nil, model.writer(at: p) == nil else { throw FSError(ENOENT) }
+            try other.setMetadata(container: "c", object: String(p.dropFirst()), metadata: ["color": "red"])
         case .expireTokens:
             clock.advance(700)
         case .crash:
@@ -378,6 +381,9 @@ final class Harness {
             dirty.insert(p)
         case .otherDelete(let p):
             model.files[p] = nil
+        case .otherPost(let p):
+            model.files[p]?.mode = nil
+            dirty.insert(p)
         case .crash:
             model.writers.removeAll()
         case .read, .gc, .expireTokens, .fault:
@@ -437,8 +443,9 @@ final class Harness {
             let a = seen[p]!
             guard a.kind == kind else { throw Failure(description: "\(p): a \(a.kind), the model has a \(kind)") }
             guard kind == .directory || a.size == size else { throw Failure(description: "\(p): \(a.size) bytes, the model has \(size)") }
-            if let mode, model.pending[p] == nil, (a.mode ?? 0o644) != mode {
-                throw Failure(description: "\(p): mode \(String(a.mode ?? 0o644, radix: 8)), the model has \(String(mode, radix: 8))")
+            // Objects without a stored mode show the mount's file_mode (0644).
+            if kind == .file, model.pending[p] == nil, (a.mode ?? 0o644) != (mode ?? 0o644) {
+                throw Failure(description: "\(p): mode \(String(a.mode ?? 0o644, radix: 8)), the model has \(String(mode ?? 0o644, radix: 8))")
             }
         }
     }

@@ -26,6 +26,8 @@ enum Op: CustomStringConvertible, Equatable {
     /// Another Swift client's PUT of a plain object, and its DELETE.
     case otherPut(String, size: Int, pattern: UInt8)
     case otherDelete(String)
+    /// Another client's POST of its own metadata: Swift replaces all of it, the mode included.
+    case otherPost(String)
     /// Every token expires.
     case expireTokens
     /// The daemon dies: open files are lost, a new filesystem is mounted on the same cluster.
@@ -56,6 +58,7 @@ enum Op: CustomStringConvertible, Equatable {
         case .gc(let delete): delete ? "gc --grace 0 --delete" : "gc --grace 0"
         case .otherPut(let p, let size, let pattern): "other client PUT \(p) \(size) bytes of \(pattern)"
         case .otherDelete(let p): "other client DELETE \(p)"
+        case .otherPost(let p): "other client POST \(p)"
         case .expireTokens: "tokens expire"
         case .crash: "daemon killed; mounted again"
         case .fault(let kind): "next request fault: \(kind.rawValue)"
@@ -128,7 +131,8 @@ struct SequenceGenerator {
         case 79..<81: return .fsync(writer: writer)
         case 81..<85: return .gc(delete: Int.random(in: 0..<4, using: &rng) > 0)
         case 85..<88: return .otherPut(path, size: Int.random(in: 0...4096, using: &rng), pattern: pattern)
-        case 88..<90: return .otherDelete(path)
+        case 88..<89: return .otherDelete(path)
+        case 89..<90: return .otherPost(path)
         case 90..<92: return .expireTokens
         case 92..<94: return .crash
         default: return .fault(Op.FaultKind.allCases.randomElement(using: &rng)!)

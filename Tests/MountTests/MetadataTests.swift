@@ -78,6 +78,7 @@ final class MetadataTests: MountTestCase {
         let requests = m.log.split(separator: "\n").filter { $0.contains("trace: ") && $0.contains("/copy") }
         XCTAssertEqual(requests.filter { $0.contains("trace: POST") }.count, 0,
                        "chmod and futimens on the open file go with its PUT:\n\(requests.joined(separator: "\n"))")
+        XCTAssertEqual(requests.filter { $0.contains("trace: PUT") }.count, 1, "one PUT:\n\(requests.joined(separator: "\n"))")
         XCTAssertEqual(try client.head(container: container, object: "copy")?.metadata["mode"], "640")
         // touch on an existing file changes its metadata without copying its data.
         try Shell.bash("touch -d '2022-01-01 00:00:00' \(Shell.quote(m.path("copy")))")

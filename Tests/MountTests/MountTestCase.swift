@@ -19,7 +19,11 @@ class MountTestCase: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        for mount in mounts { try? mount.unmount() }
+        // A daemon that hangs or fails at unmount fails the test (unless the test ended it itself).
+        for mount in mounts {
+            let status = try mount.unmount()
+            if !mount.endedByTest { XCTAssertEqual(status, 0, "the daemon exited \(status) at unmount:\n\(mount.log.suffix(2000))") }
+        }
         mounts = []
         try? FileManager.default.removeItem(atPath: scratch)
     }
@@ -46,17 +50,34 @@ class MountTestCase: XCTestCase {
         return try Shell.sha256(target)
     }
 
-    /// Writes `source` into `target` one MiB at a time with a pause after each, through a single
-    /// descriptor held by the shell, so one upload spans as long as the test needs.
+    /// Writes `source` into `target` one MiB at a time with a pause after each, through one
+    /// descriptor, so one upload spans as long as the test needs. Any write or close error makes
+    /// the writer exit non-zero.
     func slowCopy(_ source: String, to target: String, mebibytes: Int, pause: Double) throws {
         try Shell.finish(startSlowCopy(source, to: target, mebibytes: mebibytes, pause: pause))
     }
 
     func startSlowCopy(_ source: String, to target: String, mebibytes: Int, pause: Double) throws -> Process {
         try Shell.background("""
-            for i in $(seq 0 \(mebibytes - 1)); do dd if=\(Shell.quote(source)) bs=1M skip=$i count=1 status=none; sleep \(pause); done \
-              > \(Shell.quote(target))
+            /usr/bin/python3 -c 'import os, sys, time
+            src = open(sys.argv[1], "rb")
+            fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            for _ in range(int(sys.argv[3])):
+                block = memoryview(src.read(1 << 20))
+                while block:
+                    block = block[os.write(fd, block):]
+                time.sleep(float(sys.argv[4]))
+            os.close(fd)' \(Shell.quote(source)) \(Shell.quote(target)) \(mebibytes) \(pause)
             """)
+    }
+
+    /// Waits until `condition` holds; a hang fails the test after `timeout` seconds.
+    func waitFor(_ what: String, timeout: Double = 60, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while try !condition() {
+            guard Date() < deadline else { throw Shell.Failure(description: "timed out after \(Int(timeout)) s waiting for \(what)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
     /// sha256 of `path` read through one descriptor in `chunk`-byte reads with a pause after each.

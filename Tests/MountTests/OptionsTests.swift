@@ -32,6 +32,15 @@ final class OptionsTests: XCTestCase {
         XCTAssertEqual(try MountOptions.parse([]).fuseOptions, [])
     }
 
+    func testStorageFailuresMapToTheErrnoTheyMean() {
+        let cases: [(SwiftError, Int32)] = [
+            (.quota("413 Upload exceeds quota."), EDQUOT), (.rejected(status: 413, "too large"), EFBIG), (.noSpace("507"), ENOSPC),
+            (.auth(.unavailable("keystone down")), EIO), (.auth(.expired("bare token")), EKEYEXPIRED),
+            (.auth(.rejected("401")), EACCES), (.rejected(status: 409, "segments gone"), EIO), (.outcomeUnknown("lost"), EIO),
+        ]
+        for (error, errno) in cases { XCTAssertEqual(FSError.from(error).errno, errno, "\(error)") }
+    }
+
     func testSegmentPlanCapacityUnderTheManifestLimit() {
         var cluster = ClusterInfo()
         cluster.maxManifestSegments = 1000

@@ -45,7 +45,7 @@ final class ReadEngineTests: StackFaultTestCase {
         let result = try Shell.run(["bash", "-c", script])
         XCTAssertNotEqual(result.status, 0, "the reader must see an error, not a short file")
         XCTAssertTrue(result.stderr.contains("Input/output error"), result.stderr)
-        let partial = try FileManager.default.attributesOfItem(atPath: scratch + "/partial")[.size] as? Int ?? -1
+        let partial = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: scratch + "/partial")[.size] as? Int)
         XCTAssertLessThan(partial, 64 << 20)
     }
 

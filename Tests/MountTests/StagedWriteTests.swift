@@ -104,7 +104,7 @@ final class StagedWriteTests: MountTestCase {
             os.ftruncate(fd, len(src))
             os.close(fd)' \(Shell.quote(source)) \(Shell.quote(m.path("hinted"))) \(Shell.quote(flag))
             """)
-        while !FileManager.default.fileExists(atPath: flag) { Thread.sleep(forTimeInterval: 0.05) }
+        try waitFor("the size hint and the first 12 MiB") { FileManager.default.fileExists(atPath: flag) }
         Thread.sleep(forTimeInterval: 2)
         XCTAssertGreaterThanOrEqual(try objectNames(in: container + "_segments").count, 2,
                                     "an 80 MiB size hint above the 64 MiB threshold streams segments before close")

@@ -47,7 +47,6 @@ final class WalkingSkeletonTests: MountTestCase {
         XCTAssertLessThanOrEqual(ttl, 10, "this test needs the stack started with TOKEN_TTL=8 (scripts/test.sh does that)")
         let source = try randomFile("slow", mebibytes: 40)
         let m = try mount(["segment_size=4M", "expire_soon_interval=3"])
-        let tokensBefore = try DevStack.issuedTokenCount()
         let started = Date()
         // One MiB every 0.5 s: the upload takes ~20 s, more than two token lifetimes.
         try slowCopy(source, to: m.path("slow.img"), mebibytes: 40, pause: 0.5)
@@ -56,8 +55,6 @@ final class WalkingSkeletonTests: MountTestCase {
         XCTAssertEqual(try serverSHA256("slow.img"), try Shell.sha256(source))
         XCTAssertEqual(try Shell.sha256(m.path("slow.img")), try Shell.sha256(source))
 
-        let issued = try DevStack.issuedTokenCount() - tokensBefore
-        XCTAssertGreaterThanOrEqual(issued, 2, "Keystone's log shows new tokens issued during the upload")
         XCTAssertEqual(try objectNames(in: container + "_segments").count, 10, "one upload of 4 MiB segments")
         XCTAssertGreaterThanOrEqual(authentications(in: m), 3, "the mount re-authenticated before its token expired:\n\(m.log)")
         XCTAssertFalse(m.log.contains("token refused"), "refreshed ahead of expiry, never after a 401:\n\(m.log)")

@@ -11,7 +11,6 @@ public enum DevStack {
 
     public static var script: String { packageRoot + "/scripts/dev-stack.sh" }
     public static var stateDir: String { ProcessInfo.processInfo.environment["SWIFTMOUNT_STACK_DIR"] ?? "/var/lib/swiftmount-dev" }
-    public static var keystoneLog: String { stateDir + "/log/keystone.log" }
 
     /// The credentials `dev-stack.sh env USER` prints, as variables (demo, service, admin, tempauth).
     public static func credentials(_ user: String = "demo") throws -> [String: String] {
@@ -37,12 +36,6 @@ public enum DevStack {
         let auth = try EnvironmentCredentials.authenticator(from: credentials(user))
         let transport = CurlTransport()
         return SwiftClient(connection: ConnectionManager(authenticator: auth, transport: transport), transport: transport)
-    }
-
-    /// Token requests Keystone has answered with 201 so far (from its request log).
-    public static func issuedTokenCount() throws -> Int {
-        let text = try String(contentsOfFile: keystoneLog, encoding: .utf8)
-        return text.split(separator: "\n").filter { $0.contains("POST /v3/auth/tokens") && $0.contains("HTTP/1.1 201") }.count
     }
 
     /// The token lifetime the running Keystone was started with.

@@ -41,8 +41,12 @@ public final class MountedContainer {
         }
     }
 
+    /// Set once the test killed or signalled the daemon itself (its exit status is the test's).
+    public private(set) var endedByTest = false
+
     /// SIGKILL, as a crash or the OOM killer would; the mount point is detached afterwards.
     public func kill() throws {
+        endedByTest = true
         try Shell.bash("kill -9 \(process.processIdentifier)")
         process.waitUntilExit()
         _ = try? Shell.run(["fusermount3", "-u", "-z", mountpoint])
@@ -51,6 +55,7 @@ public final class MountedContainer {
     /// Sends `signal` (SIGTERM, as systemd does; nil sends none) and waits up to `timeout` seconds
     /// for the daemon to exit; returns its exit status, or nil if it is still running.
     public func stop(signal: Int32? = SIGTERM, timeout: Double = 120) -> Int32? {
+        endedByTest = true
         if let signal { Glibc.kill(process.processIdentifier, signal) }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }

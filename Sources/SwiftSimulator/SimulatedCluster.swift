@@ -64,7 +64,14 @@ public final class SimulatedCluster: HTTPTransport {
         state.withLock { $0.faults.append(PlannedFault(fault: fault, remaining: times, matches: when)) }
     }
 
-    public func clearFaults() { state.withLock { $0.faults.removeAll() } }
+    /// Drops the planned faults; returns how many were never met.
+    @discardableResult
+    public func clearFaults() -> Int {
+        state.withLock { state in
+            defer { state.faults.removeAll() }
+            return state.faults.count
+        }
+    }
 
     /// Requests answered so far (method and path), for tests that count requests.
     public var requestLog: [String] { state.withLock { $0.log } }

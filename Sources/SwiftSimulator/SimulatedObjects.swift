@@ -32,6 +32,12 @@ extension ClusterState {
                 return reply(404, body: "Not Found")
             }
             new = original
+            // A manifest copied as a manifest goes through the slo middleware again: every
+            // segment must still be there.
+            if r.query["multipart-manifest"] == "get", case .slo(let segments) = original.kind,
+               segments.contains(where: { stored(account, $0.container, $0.name) == nil }) {
+                return reply(400, body: "Bad Request")
+            }
             if r.query["multipart-manifest"] != "get" {
                 switch original.kind {
                 case .slo, .dlo:
@@ -68,12 +74,11 @@ extension ClusterState {
                 if r.header("Content-Type") == nil { new.contentType = "application/symlink" }
             }
         }
-        guard new.listedBytes <= settings.maxFileSize || r.query["multipart-manifest"] == "put" else {
-            return reply(413, body: "Your request is too large.")
-        }
+        if let refusal = metadataRefusal(new.metadata) { return refusal }
+        guard r.body.count <= settings.maxFileSize else { return reply(413, body: "Your request is too large.") }
+        // container_quotas adds the request's body to what the container holds, replaced or not.
         let containerState = accounts[account]!.containers[container]!
-        if let quota = containerState.metadata["quota-bytes"].flatMap(Int.init),
-           containerState.bytesUsed - (containerState.objects[object]?.listedBytes ?? 0) + new.listedBytes > quota {
+        if let quota = containerState.metadata["quota-bytes"].flatMap(Int.init), containerState.bytesUsed + r.body.count > quota {
             return reply(413, body: "Upload exceeds quota.")
         }
         accounts[account]!.containers[container]!.objects[object] = new
@@ -150,6 +155,12 @@ extension ClusterState {
         }
     }
 
+    private func size(of object: StoredObject, account: String) -> Int {
+        guard case .dlo(let container, let prefix, _) = object.kind else { return object.listedBytes }
+        let objects = accounts[account]?.containers[container]?.objects ?? [:]
+        return objects.filter { $0.key.hasPrefix(prefix) }.reduce(0) { $0 + $1.value.body.count }
+    }
+
     private func dloEtag(_ object: StoredObject, account: String) -> String {
         guard case .dlo(let container, let prefix, _) = object.kind else { return object.etag }
         let objects = accounts[account]?.containers[container]?.objects ?? [:]
@@ -193,11 +204,12 @@ extension ClusterState {
         if let wanted = r.header("If-Match")?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), wanted != "*", wanted != etag {
             return reply(412, headers: headers, body: "Precondition Failed")
         }
-        guard let bytes = content(of: found, account: account) else { return reply(409, body: "Conflict") }
         if r.method == .head {
-            headers["Content-Length"] = String(bytes.count)
+            // A HEAD does not read the segments: a large object with one gone still answers 200.
+            headers["Content-Length"] = String(size(of: found, account: account))
             return reply(200, headers: headers, bytes: [])
         }
+        guard let bytes = content(of: found, account: account) else { return reply(409, body: "Conflict") }
         guard let range = r.header("Range"), let (first, last) = Self.byteRange(range, size: bytes.count) else {
             return reply(200, headers: headers, bytes: bytes)
         }
@@ -224,6 +236,7 @@ extension ClusterState {
         guard var found = stored(account, container, object) else { return reply(404, body: "Not Found") }
         // Swift's POST replaces all user metadata; a DLO's manifest goes unless it is sent again.
         found.metadata = Self.metadata(from: r, prefix: "x-object-meta-")
+        if let refusal = metadataRefusal(found.metadata) { return refusal }
         if let type = r.header("Content-Type") { found.contentType = type }
         if case .dlo = found.kind, r.header("X-Object-Manifest") == nil { found.kind = .plain }
         accounts[account]!.containers[container]!.objects[object] = found

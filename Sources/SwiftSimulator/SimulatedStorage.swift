@@ -140,10 +140,33 @@ struct ClusterState {
 
     static func listingDate(_ date: Date) -> String { Timestamp.formatListing(date) }
 
+    /// User metadata as Swift stores it: `_` in names becomes `-` (the WSGI environment folds
+    /// them), values lose surrounding spaces.
     static func metadata(from r: SimRequest, prefix: String) -> [String: String] {
         var meta: [String: String] = [:]
-        for (name, value) in r.headers where name.hasPrefix(prefix) { meta[String(name.dropFirst(prefix.count))] = value }
+        for (name, value) in r.headers where name.hasPrefix(prefix) {
+            meta[String(name.dropFirst(prefix.count)).replacingOccurrences(of: "_", with: "-")] = value.trimmingCharacters(in: .whitespaces)
+        }
         return meta
+    }
+
+    /// Swift's constraints on user metadata (400 beyond them).
+    func metadataRefusal(_ meta: [String: String]) -> HTTPResponse? {
+        for (name, value) in meta {
+            if name.utf8.count > 128 { return reply(400, body: "Metadata name too long; max 128") }
+            if value.utf8.count > 256 { return reply(400, body: "Metadata value longer than 256") }
+        }
+        if meta.count > 90 { return reply(400, body: "Too many metadata items; max 90") }
+        if meta.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) > 4096 {
+            return reply(400, body: "Total metadata too large; max 4096")
+        }
+        return nil
+    }
+
+    /// A listing `limit` over the cluster's maximum is refused, not clamped.
+    func limitRefusal(_ r: SimRequest) -> HTTPResponse? {
+        guard let limit = r.query["limit"].flatMap(Int.init), limit > settings.containerListingLimit else { return nil }
+        return reply(412, body: "Maximum limit is \(settings.containerListingLimit)")
     }
 
     // MARK: - Account
@@ -151,6 +174,7 @@ struct ClusterState {
     private mutating func accountRequest(_ r: SimRequest, account: String) -> HTTPResponse {
         switch r.method {
         case .get:
+            if let refusal = limitRefusal(r) { return refusal }
             let names = accounts[account]!.containers.keys.sorted(by: utf8Less)
             let listed = page(names, r)
             // The account learns counts from the container updater, minutes late: 0 here, strictly.
@@ -224,6 +248,7 @@ struct ClusterState {
             return reply(204)
         case .get:
             guard let c = accounts[account]!.containers[container] else { return reply(404) }
+            if let refusal = limitRefusal(r) { return refusal }
             return json(200, listing(c, r, account: account))
         default:
             return reply(405)

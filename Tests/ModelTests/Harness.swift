@@ -4,6 +4,7 @@ import Logging
 @testable import SwiftMountFS
 import SwiftSimulator
 import SwiftStorage
+import Synchronization
 
 /// Runs one sequence against SwiftFilesystem over a simulated cluster, as the FUSE adapter (and
 /// the kernel's path walk) would call it, and against the model; after every step it checks
@@ -12,7 +13,11 @@ final class Harness {
     static let segment = 64 << 10
     let clock = SimulatedClock()
     let cluster: SimulatedCluster
-    let client: SwiftClient
+    let credentials: [String: String]
+    /// The mounted filesystem's own way to the cluster: cut when the daemon "dies", so its
+    /// threads' requests stop as a killed process's would.
+    var transport: CuttableTransport
+    var client: SwiftClient
     /// Another Swift client of the same account.
     let other: SwiftClient
     let info: ClusterInfo
@@ -21,9 +26,13 @@ final class Harness {
     var model = Model()
     /// Open writers: slot → handle.
     var handles: [Int: UInt64] = [:]
-    /// Set once segments may be left without a manifest on purpose (a crash, another client's
-    /// DELETE of a manifest): "nothing orphaned" holds only without those.
-    var orphansPossible = false
+    /// Upload prefixes left without a manifest on purpose (a crash, another client deleting or
+    /// replacing a large object), noted when it happened: no other orphan may ever appear.
+    var allowedOrphans = Set<String>()
+    /// A fault armed by a `.fault` step, for the next operation only.
+    private var armed: Op.FaultKind?
+    /// Faults armed that no request of their operation met (a weaker sequence, not an error).
+    private(set) var unusedFaults = 0
     private var dirty = Set<String>()
     static let logger = Logger(label: "model") { _ in SwiftLogNoOpLogHandler() }
 
@@ -34,10 +43,13 @@ final class Harness {
     init() throws {
         var settings = SimulatedCluster.Settings()
         settings.tokenLifetime = 600
+        // Small listing pages, so paging with delimiters and markers runs in every sequence.
+        settings.containerListingLimit = 3
         cluster = SimulatedCluster(clock: clock, settings: settings)
-        let credentials = cluster.addUser("demo")
-        client = try Self.client(credentials, cluster: cluster, clock: clock)
-        other = try Self.client(credentials, cluster: cluster, clock: clock)
+        credentials = cluster.addUser("demo")
+        transport = CuttableTransport(cluster)
+        client = try Self.client(credentials, transport: transport, clock: clock)
+        other = try Self.client(credentials, transport: cluster, clock: clock)
         try client.createContainer("c")
         info = try client.clusterInfo()
         cacheDir = NSTemporaryDirectory() + "swiftmount-model-" + UUID().uuidString.prefix(8)
@@ -45,13 +57,16 @@ final class Harness {
         fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
     }
 
-    static func client(_ credentials: [String: String], cluster: SimulatedCluster, clock: SimulatedClock) throws -> SwiftClient {
+    static func client(_ credentials: [String: String], transport: any HTTPTransport, clock: SimulatedClock) throws -> SwiftClient {
         var config = ConnectionManager.Configuration()
         config.reauthDeadline = 30
         let connection = ConnectionManager(authenticator: try EnvironmentCredentials.authenticator(from: credentials),
-                                           transport: cluster, configuration: config, clock: clock, logger: logger)
-        return SwiftClient(connection: connection, transport: cluster,
-                           retry: SwiftClient.RetryPolicy(attempts: 4, backoff: Backoff(base: 0.5, cap: 4)), clock: clock, logger: logger)
+                                           transport: transport, configuration: config, clock: clock, logger: logger)
+        let client = SwiftClient(connection: connection, transport: transport,
+                                 retry: SwiftClient.RetryPolicy(attempts: 4, backoff: Backoff(base: 0.5, cap: 4)), clock: clock, logger: logger)
+        // As the command does: /info sets the listing page size (a larger limit is refused).
+        _ = try client.clusterInfo()
+        return client
     }
 
     deinit {
@@ -79,7 +94,12 @@ final class Harness {
     /// Runs `op` on both sides; throws a Failure describing the first disagreement.
     func step(_ op: Op) throws {
         let expected = expectedErrno(op)
+        if let kind = armed {
+            inject(kind)
+            armed = nil
+        }
         var actual: Int32?
+        defer { unusedFaults += cluster.clearFaults() }
         do { try perform(op) } catch {
             actual = FSError.from(error).errno
             if expected == nil { throw Failure(description: "\(op): failed with \(FSError.from(error)), the model expected success") }
@@ -226,18 +246,17 @@ final class Harness {
             guard let handle = handles[w] else { throw FSError(EBADF) }
             try fs.fsync(handle: handle)
         case .gc(let delete):
-            let collector = SegmentCollector(client: client, container: "c", bulkDeleteLimit: info.bulkDeleteLimit,
-                                             liveUploads: Set(fs.status(mountpoint: "", auth: Self.noAuth).activeUploads ?? []))
+            let collector = SegmentCollector(client: client, container: "c", bulkDeleteLimit: info.bulkDeleteLimit, liveUploads: liveUploads)
             for orphan in try collector.orphans(olderThan: 0, now: clock.now()) where delete { try collector.delete(orphan) }
         case .otherPut(let p, let size, let pattern):
             if model.isDir(p) || model.writer(at: p) != nil || Model.ancestors(p).contains(where: model.isFile) { throw FSError(EPERM) }
-            // Another client replacing a large object leaves its segments (it does not clean up).
-            if try other.head(container: "c", object: String(p.dropFirst()))?.isStaticLargeObject == true { orphansPossible = true }
             try other.put(container: "c", object: String(p.dropFirst()), body: [UInt8].pattern(pattern, count: size))
+            // Another client replacing a large object leaves its segments (it does not clean up).
+            try noteOrphans()
         case .otherDelete(let p):
             guard model.files[p] != nil, model.writer(at: p) == nil else { throw FSError(ENOENT) }
-            if try other.head(container: "c", object: String(p.dropFirst()))?.isStaticLargeObject == true { orphansPossible = true }
             try other.delete(container: "c", object: String(p.dropFirst()))
+            try noteOrphans()
         case .otherPost(let p):
             guard model.files[p] != nil, model.writer(at: p) == nil else { throw FSError(ENOENT) }
             try other.setMetadata(container: "c", object: String(p.dropFirst()), metadata: ["color": "red"])
@@ -245,11 +264,24 @@ final class Harness {
             clock.advance(700)
         case .crash:
             handles.removeAll()
+            transport.cut()
+            transport = CuttableTransport(cluster)
+            client = try Self.client(credentials, transport: transport, clock: clock)
             fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
-            if !model.writers.isEmpty { orphansPossible = true }
+            try noteOrphans()
         case .fault(let kind):
-            inject(kind)
+            armed = kind
         }
+    }
+
+    /// The orphans there are now are allowed (their cause was deliberate); later ones are not.
+    private func noteOrphans() throws {
+        let collector = SegmentCollector(client: other, container: "c", liveUploads: liveUploads)
+        allowedOrphans.formUnion(try collector.orphans(olderThan: 0, now: clock.now()).map(\.uploadPrefix))
+    }
+
+    private var liveUploads: Set<String> {
+        Set(fs.status(mountpoint: "", auth: Self.noAuth).activeUploads ?? [])
     }
 
     static let noAuth = AuthStatus(method: "", tokenExpiresAt: nil, authentications: 0, trust: "", heldTrust: nil,
@@ -394,10 +426,8 @@ final class Harness {
     // MARK: - Checks after every step
 
     private func check(after op: Op) throws {
-        // A planned fault lasts for the next operation only.
-        if case .fault = op {} else { cluster.clearFaults() }
         try checkTree()
-        for p in dirty where model.files[p] != nil && model.pending[p] == nil {
+        for p in dirty.sorted() where model.files[p] != nil && model.pending[p] == nil {
             try checkContent(p)
         }
         dirty.removeAll()
@@ -471,15 +501,13 @@ final class Harness {
         }
     }
 
-    /// At the end: every file's bytes, and nothing orphaned unless a crash or another client
-    /// could leave segments behind.
+    /// At the end: every file's bytes, and no orphaned segments but those a crash or another
+    /// client left at the time.
     func finalCheck() throws {
-        for p in model.files.keys where model.pending[p] == nil { try checkContent(p) }
-        guard !orphansPossible, handles.isEmpty else { return }
-        let orphans = try SegmentCollector(client: client, container: "c").orphans(olderThan: 0, now: clock.now())
-        guard orphans.isEmpty else {
-            throw Failure(description: "orphaned segments without any crash: \(orphans.map(\.uploadPrefix))")
-        }
+        for p in model.files.keys.sorted() where model.pending[p] == nil { try checkContent(p) }
+        let orphans = try SegmentCollector(client: other, container: "c", liveUploads: liveUploads).orphans(olderThan: 0, now: clock.now())
+        let unexpected = orphans.map(\.uploadPrefix).filter { !allowedOrphans.contains($0) }
+        guard unexpected.isEmpty else { throw Failure(description: "orphaned segments nothing explains: \(unexpected)") }
     }
 }
 
@@ -503,5 +531,20 @@ final class ResultBox: @unchecked Sendable {
             guard condition.wait(until: deadline) else { throw Harness.Failure(description: "close from another thread hung") }
         }
         try result!.get()
+    }
+}
+
+/// A transport that can be cut off, as a killed daemon's connections are.
+final class CuttableTransport: HTTPTransport {
+    private let inner: any HTTPTransport
+    private let isCut = Mutex(false)
+
+    init(_ inner: any HTTPTransport) { self.inner = inner }
+
+    func cut() { isCut.withLock { $0 = true } }
+
+    func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+        if isCut.withLock({ $0 }) { throw HTTPTransportError(code: 7, message: "the daemon is gone", partialBody: []) }
+        return try inner.perform(request)
     }
 }

@@ -35,7 +35,7 @@ final class ReferenceModelTests: XCTestCase {
                 seed \(seed): \(failure)
                 shrunk to \(minimal.count) steps (\(lastError)):
                 \(minimal.enumerated().map { "  \($0.offset + 1). \($0.element)" }.joined(separator: "\n"))
-                replay: SWIFTMOUNT_MODEL_SEED=\(seed) swift test --filter ReferenceModelTests
+                replay: SWIFTMOUNT_MODEL_SEED=\(seed) SWIFTMOUNT_MODEL_LENGTH=\(length) swift test --filter ReferenceModelTests
                 """)
             return
         }
@@ -71,7 +71,9 @@ final class ReferenceModelTests: XCTestCase {
                     start += chunk
                 }
             }
-            if !removedAny || chunk == 1 { chunk /= 2 } else { chunk = max(1, chunk / 2) }
+            // Single steps are tried again until none can go.
+            if chunk == 1 && removedAny { continue }
+            chunk /= 2
         }
         return current
     }

@@ -112,14 +112,24 @@ final class ConformanceTests: XCTestCase {
         _ = try call("listing with prefix", .get, "/{C}?format=json&prefix=dir%2F&delimiter=%2F", normalize: listing)
         _ = try call("post metadata", .post, "/{C}/dir/a%20b", headers: [("X-Object-Meta-Color", "red")])
         _ = try call("metadata replaced", .head, "/{C}/dir/a%20b")
+        _ = try call("metadata folded", .put, "/{C}/meta", headers: [("X-Object-Meta-Color_Name", "  blue  ")], body: text)
+        _ = try call("folded names and trimmed values", .head, "/{C}/meta") { r in
+            "color-name=\(r.headers["x-object-meta-color-name"] ?? "none") color_name=\(r.headers["x-object-meta-color_name"] ?? "none")"
+        }
+        _ = try call("metadata value too long", .put, "/{C}/long", headers: [("X-Object-Meta-Color", String(repeating: "x", count: 257))], body: text)
+        _ = try call("listing limit over the maximum", .get, "/{C}?format=json&limit=10001")
         _ = try call("post to nothing", .post, "/{C}/nothing", headers: [("X-Object-Meta-Color", "red")])
-        _ = try call("delete copy", .delete, "/{C}/copy")
         _ = try call("delete nothing", .delete, "/{C}/nothing")
         _ = try call("delete container not empty", .delete, "/{C}")
         _ = try call("delete slo with segments", .delete, "/{C}/big?multipart-manifest=delete", headers: acceptJSON, normalize: report)
         _ = try call("segments left", .get, "/{C}_segments?format=json", normalize: listing)
+        _ = try call("copy with a segment gone", .put, "/{C}/copy2?multipart-manifest=get",
+                     headers: [("X-Copy-From", "/{C}/copy".replacingOccurrences(of: "{C}", with: c))])
+        _ = try call("head slo with segments gone", .head, "/{C}/copy2")
+        _ = try call("delete copy", .delete, "/{C}/copy")
+        _ = try call("delete copy2", .delete, "/{C}/copy2")
         _ = try call("bulk delete", .post, "?bulk-delete=true", headers: acceptJSON + [("Content-Type", "text/plain")],
-                     body: Array("/{C}/dir/a%20b\n/{C}/nothing\n/{C}/link\n/{C}/dlo".replacingOccurrences(of: "{C}", with: c).utf8),
+                     body: Array("/{C}/dir/a%20b\n/{C}/nothing\n/{C}/link\n/{C}/dlo\n/{C}/meta".replacingOccurrences(of: "{C}", with: c).utf8),
                      normalize: report)
         _ = try call("refused token", .head, "/{C}", token: "bogus")
         return lines

@@ -59,6 +59,13 @@ final class CountingAuthenticator: Authenticator, @unchecked Sendable {
     }
 }
 
+struct FixedAuthenticator: Authenticator {
+    let result: AuthResult
+    var summary: String { "fixed" }
+    var canReauthenticate: Bool { true }
+    func authenticate(using transport: HTTPTransport) throws -> AuthResult { result }
+}
+
 struct NoTransport: HTTPTransport {
     func perform(_ request: HTTPRequest) throws -> HTTPResponse { fatalError("not used") }
 }
@@ -199,8 +206,13 @@ final class ConnectionManagerTests: XCTestCase {
         // Keystone's clock is a day behind this machine's: its expires_at is in "our" past.
         let json = #"{"token": {"issued_at": "2020-01-01T00:00:00.000000Z", "expires_at": "2020-01-01T01:00:00.000000Z", "user": {"id": "u"}}}"#
         let info = try KeystoneTokenInfo(json: Array(json.utf8))
-        let now = Date()
-        let expiry = try XCTUnwrap(info.localExpiry(receivedAt: now))
-        XCTAssertEqual(expiry.timeIntervalSince(now), 3600 - 1, accuracy: 0.001)
+        XCTAssertEqual(try XCTUnwrap(info.lifetime), 3600 - 1, accuracy: 0.001)
+        // The ConnectionManager counts that lifetime on its own clock.
+        let clock = ManualClock()
+        let cm = ConnectionManager(authenticator: FixedAuthenticator(result: AuthResult(
+            token: Secret("t"), storageURL: "http://s/v1/AUTH_x", expiresAt: info.expiresAt, lifetime: info.lifetime)),
+            transport: NoTransport(), clock: clock)
+        _ = try cm.current()
+        XCTAssertEqual(try XCTUnwrap(cm.statistics.expiresAt).timeIntervalSince(clock.now()), 3600 - 1, accuracy: 0.001)
     }
 }

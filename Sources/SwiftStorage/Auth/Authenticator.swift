@@ -6,11 +6,16 @@ public struct AuthResult: Sendable {
     public var storageURL: String
     /// nil when the auth service does not say (the token is then used until rejected).
     public var expiresAt: Date?
+    /// Seconds the token lives from now, when the service says so (Keystone's issued_at →
+    /// expires_at, tempauth's X-Auth-Token-Expires): the ConnectionManager counts it on its own
+    /// clock, so a skewed clock (or a test's) does not matter.
+    public var lifetime: Double?
 
-    public init(token: Secret, storageURL: String, expiresAt: Date?) {
+    public init(token: Secret, storageURL: String, expiresAt: Date?, lifetime: Double? = nil) {
         self.token = token
         self.storageURL = storageURL
         self.expiresAt = expiresAt
+        self.lifetime = lifetime
     }
 }
 

@@ -183,8 +183,10 @@ public final class ConnectionManager: @unchecked Sendable {
     private func install(_ auth: AuthResult, after startGeneration: Int) -> StorageSession {
         generation = startGeneration + 1
         authentications += 1
-        let fresh = StorageSession(token: auth.token, storageURL: auth.storageURL, expiresAt: auth.expiresAt,
-                                   obtainedAt: clock.now(), generation: generation)
+        let now = clock.now()
+        let fresh = StorageSession(token: auth.token, storageURL: auth.storageURL,
+                                   expiresAt: auth.lifetime.map { now.addingTimeInterval($0) } ?? auth.expiresAt,
+                                   obtainedAt: now, generation: generation)
         session = fresh
         lastFailure = nil
         earlyRetryAt = nil

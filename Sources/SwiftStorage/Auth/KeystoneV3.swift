@@ -66,7 +66,7 @@ public struct KeystoneV3Auth: Authenticator {
     public func authenticate(using transport: HTTPTransport) throws -> AuthResult {
         let (token, info) = try issueToken(using: transport)
         let storageURL = try Self.objectStoreURL(in: info.catalog, interface: interface, region: region)
-        return AuthResult(token: token, storageURL: storageURL, expiresAt: info.localExpiry(receivedAt: Date()))
+        return AuthResult(token: token, storageURL: storageURL, expiresAt: info.expiresAt, lifetime: info.lifetime)
     }
 
     /// POST /v3/auth/tokens: the token and what Keystone says about it.
@@ -155,13 +155,12 @@ public struct KeystoneTokenInfo: Sendable {
     public var issuedAt: Date?
     var catalog: [CatalogEntry]
 
-    /// When the token expires by this machine's clock: its own lifetime (issued → expires, one
-    /// second less for `issued_at` being cut to the second) from when it arrived, so a skewed local
-    /// clock neither re-authenticates before every request nor sends expired tokens.
-    public func localExpiry(receivedAt: Date) -> Date? {
-        guard let expiresAt else { return nil }
-        guard let issuedAt else { return expiresAt }
-        return receivedAt.addingTimeInterval(expiresAt.timeIntervalSince(issuedAt) - 1)
+    /// The token's own lifetime (issued → expires, one second less for `issued_at` being cut to
+    /// the second): counted from when it arrived, a skewed local clock neither re-authenticates
+    /// before every request nor sends expired tokens.
+    public var lifetime: Double? {
+        guard let expiresAt, let issuedAt else { return nil }
+        return expiresAt.timeIntervalSince(issuedAt) - 1
     }
 
     init(json: [UInt8]) throws {

@@ -24,8 +24,8 @@ public struct TempAuthV1: Authenticator {
         guard let token = response.headers["x-auth-token"], let url = response.headers["x-storage-url"] else {
             throw AuthError.invalidResponse("tempauth answer lacks X-Auth-Token or X-Storage-Url")
         }
-        let expires = response.headers["x-auth-token-expires"].flatMap(Double.init)
-            .map { clock.now().addingTimeInterval($0) }
-        return AuthResult(token: Secret(token), storageURL: url, expiresAt: expires)
+        let lifetime = response.headers["x-auth-token-expires"].flatMap(Double.init)
+        return AuthResult(token: Secret(token), storageURL: url, expiresAt: lifetime.map { clock.now().addingTimeInterval($0) },
+                          lifetime: lifetime)
     }
 }

@@ -39,13 +39,17 @@ public protocol MountedFilesystem: AnyObject, Sendable {
 
 /// Who creates a file or directory, as the kernel says.
 public struct Creator: Sendable {
+    /// Permission bits, and the file type for mknod(2) of a FIFO, socket or device.
     public var mode: UInt32
     public var uid: UInt32
     public var gid: UInt32
+    /// A device's number (mknod).
+    public var rdev: UInt32
 
-    public init(mode: UInt32, uid: UInt32, gid: UInt32) {
+    public init(mode: UInt32, uid: UInt32, gid: UInt32, rdev: UInt32 = 0) {
         self.mode = mode
         self.uid = uid
         self.gid = gid
+        self.rdev = rdev
     }
 }

@@ -90,7 +90,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         do {
             return try namespace.lookup(p)
         } catch let error as FSError where error.errno == ENOENT && writerAt(orUnder: p) != nil {
-            return FileAttributes(kind: .directory, size: 0, mtime: Date())
+            return FileAttributes(kind: .directory, size: 0, mtime: .now)
         }
     }
 
@@ -107,20 +107,28 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             let rest = writer.path.key.dropFirst(p.directoryPrefix.count)
             guard let name = rest.split(separator: "/").first.map(String.init), !listed.contains(name) else { continue }
             listed.insert(name)
-            let attributes = writer.path.parent == p ? writer.attributes : FileAttributes(kind: .directory, size: 0, mtime: Date())
+            let attributes = writer.path.parent == p ? writer.attributes : FileAttributes(kind: .directory, size: 0, mtime: .now)
             entries.append(DirectoryEntry(name: name, attributes: attributes))
         }
         return entries
     }
 
     /// A new object's metadata: its mode and owner where they differ from the mount's defaults
-    /// (so most objects look the same to other Swift clients), and its mtime to the microsecond
-    /// (Swift's Last-Modified is whole seconds, rounded up: an mtime that later moved would make
-    /// rsync and make see a change).
+    /// (so most objects look the same to other Swift clients), and its mtime and ctime to the
+    /// nanosecond (Swift's Last-Modified is whole seconds, rounded up: an mtime that later moved
+    /// would make rsync and make see a change).
     private func metadata(for creator: Creator, directory: Bool) -> [String: String] {
-        var metadata = [ObjectMetadata.mtimeKey: ObjectMetadata.format(mtime: Date())]
+        let now = FileTime.now.text
+        var metadata = [ObjectMetadata.mtimeKey: now, ObjectMetadata.ctimeKey: now]
         let mode = creator.mode & 0o7777
-        if mode != (directory ? options.dirMode : options.fileMode) { metadata[ObjectMetadata.modeKey] = String(mode, radix: 8) }
+        let type = creator.mode & ObjectMetadata.specialTypeMask
+        if ObjectMetadata.specialTypes.contains(type) {
+            // A FIFO, socket or device (mknod): its type is kept in its mode.
+            metadata[ObjectMetadata.modeKey] = String(type | mode, radix: 8)
+            if type == UInt32(S_IFCHR) || type == UInt32(S_IFBLK) { metadata[ObjectMetadata.rdevKey] = String(creator.rdev) }
+        } else if mode != (directory ? options.dirMode : options.fileMode) {
+            metadata[ObjectMetadata.modeKey] = String(mode, radix: 8)
+        }
         if creator.uid != options.uid { metadata[ObjectMetadata.uidKey] = String(creator.uid) }
         if creator.gid != options.gid { metadata[ObjectMetadata.gidKey] = String(creator.gid) }
         return metadata
@@ -226,7 +234,14 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         guard let info = try client.head(container: container, object: from) else { throw FSError(ENOENT) }
         let replaced = try ReplacedObject.find(path: ObjectPath(to), context: uploads)
         let isManifest = info.isStaticLargeObject || info.dynamicManifest != nil
-        try client.copy(container: container, from: from, to: to, manifestOnly: isManifest)
+        // A rename changes the ctime; the rest of the metadata goes along with the copy.
+        var metadata = info.metadata
+        metadata[ObjectMetadata.ctimeKey] = FileTime.now.text
+        let type = ListedAttributes.contentType(media: ListedAttributes.media(info.contentType), metadata: metadata,
+                                                dynamicManifest: info.dynamicManifest != nil)
+        try client.copy(container: container, from: from, to: to, manifestOnly: isManifest,
+                        headers: [("X-Object-Meta-" + ObjectMetadata.ctimeKey, metadata[ObjectMetadata.ctimeKey] ?? ""),
+                                  ("Content-Type", type)])
         try client.delete(container: container, object: from)
         replaced.deleteOldSegments(keeping: nil, context: uploads)
     }
@@ -237,6 +252,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let text = try namespace.linkTarget(from)
         var metadata = try namespace.metadata(from)
         metadata[ObjectMetadata.symlinkKey] = ObjectMetadata.encode(value: Array(text.utf8))
+        metadata[ObjectMetadata.ctimeKey] = FileTime.now.text
         try storeSymlink(to, text: text, metadata: metadata)
         try client.delete(container: container, object: from.key)
     }
@@ -376,7 +392,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         if mode.write {
             // Staged on the first write: touch(1) or a chmod through an open descriptor costs no download.
             return try register(writer: FileWriter(path: p, opener: caller, context: uploads, existingSize: info.size,
-                                                   metadata: info.metadata) { [self] in try stage(p, info: info, keeping: info.size) })
+                                                   metadata: info.metadata, contentType: info.contentType) { [self] in try stage(p, info: info, keeping: info.size) })
         }
         let reader = FileReader(path: p, size: info.size, etag: info.etag, attributes: namespace.attributes(p, info), context: reads)
         lock.lock()
@@ -527,7 +543,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             reader.close()
         case .writer(let writer):
             // Normally flush already committed; this covers a writer closed without one.
-            try? writer.commit()
+            _ = try? writer.commit()
             writer.close()
         case nil:
             break
@@ -546,7 +562,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         if namespace.attributes(p, info).kind == .directory { throw FSError(EISDIR) }
         if size == info.size { return }
         let writer = FileWriter(path: p, opener: 0, context: uploads, staged: try stage(p, info: info, keeping: size),
-                                metadata: info.metadata)
+                                metadata: info.metadata, contentType: info.contentType)
         defer { writer.close() }
         try writer.truncate(to: size)
         try writer.commit()
@@ -584,10 +600,17 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         case (nil, _):
             throw FSError(ENOENT)
         case (let info?, .symlink):
-            try client.putSymlink(container: container, object: key, target: info.symlinkTarget, metadata: metadata)
+            try client.putSymlink(container: container, object: key, target: info.symlinkTarget, metadata: metadata,
+                                  contentType: ListedAttributes.contentType(media: ListedAttributes.media(info.contentType),
+                                                                            metadata: metadata))
+        case (_?, .directory):
+            // A marker keeps its plain type: other clients (rclone, swiftclient) know it by that.
+            try client.setMetadata(container: container, object: key, metadata: metadata)
         case (let info?, _):
+            let type = ListedAttributes.contentType(media: ListedAttributes.media(info.contentType), metadata: metadata,
+                                                    dynamicManifest: info.dynamicManifest != nil)
             guard try client.setMetadata(container: container, object: key, metadata: metadata,
-                                         dynamicManifest: info.dynamicManifest) else {
+                                         dynamicManifest: info.dynamicManifest, contentType: type) else {
                 namespace.forget(p)
                 throw FSError(ENOENT)
             }
@@ -617,7 +640,8 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let inside = cluster.symlinks ? SymlinkTarget.resolve(text, from: p, mountpoint: mountpoint) : nil
         try client.putSymlink(container: container, object: p.key,
                               target: inside.map { SwiftClient.symlinkTarget(container: container, object: $0.key) },
-                              metadata: metadata)
+                              metadata: metadata,
+                              contentType: ListedAttributes.contentType(media: Namespace.symlinkContentType, metadata: metadata))
         namespace.remember(p, FileAttributes(kind: .symlink, size: text.utf8.count, metadata: metadata, lastModified: Date(),
                                              linkTarget: text), metadata: metadata)
     }

@@ -238,6 +238,8 @@ extension ClusterState {
         found.metadata = Self.metadata(from: r, prefix: "x-object-meta-")
         if let refusal = metadataRefusal(found.metadata) { return refusal }
         if let type = r.header("Content-Type") { found.contentType = type }
+        // Swift gives a POST a new, later timestamp: HEAD's Last-Modified and the listing move.
+        found.lastModified = max(now, found.lastModified.addingTimeInterval(0.00001))
         if case .dlo = found.kind, r.header("X-Object-Manifest") == nil { found.kind = .plain }
         accounts[account]!.containers[container]!.objects[object] = found
         // A symlink takes the metadata itself, and the answer points at its target.

@@ -28,11 +28,12 @@ final class MetadataCodingTests: XCTestCase {
         var limits = ClusterInfo.MetadataLimits()
         limits.nameLength = 8
         limits.valueLength = 4
-        limits.count = 3
+        limits.count = 4
         var metadata: [String: String] = ["mtime": "1.5"]
         try MetadataChange.setAttribute(name: "user.a", value: Array("1".utf8), createOnly: true, replaceOnly: false)
             .apply(to: &metadata, limits: limits)
         XCTAssertEqual(metadata["a"], "1")
+        XCTAssertNotNil(metadata["ctime"], "every change moves the ctime")
         XCTAssertThrowsErrno(EEXIST) {
             try MetadataChange.setAttribute(name: "user.a", value: [], createOnly: true, replaceOnly: false).apply(to: &metadata, limits: limits)
         }
@@ -57,13 +58,79 @@ final class MetadataCodingTests: XCTestCase {
     func testAttributesReadFromMetadataWithListingFallback() {
         let stored = FileAttributes(kind: .file, size: 3, metadata: ["mtime": "1577934245.5", "mode": "600", "uid": "42"],
                                     lastModified: Date(timeIntervalSince1970: 9))
-        XCTAssertEqual(stored.mtime.timeIntervalSince1970, 1_577_934_245.5, accuracy: 0.0001)
+        XCTAssertEqual(stored.mtime, FileTime(seconds: 1_577_934_245, nanoseconds: 500_000_000))
+        XCTAssertEqual(stored.ctime, stored.mtime, "no ctime stored: the mtime")
         XCTAssertEqual(stored.mode, 0o600)
         XCTAssertEqual(stored.uid, 42)
         XCTAssertNil(stored.gid)
         let plain = FileAttributes(kind: .file, size: 3, metadata: [:], lastModified: Date(timeIntervalSince1970: 9))
-        XCTAssertEqual(plain.mtime.timeIntervalSince1970, 9)
+        XCTAssertEqual(plain.mtime, FileTime(seconds: 9))
         XCTAssertNil(plain.mode)
+    }
+
+    func testTimesKeepNanosecondsAndReadOtherClientsFloats() throws {
+        let exact = try XCTUnwrap(FileTime(text: "1700000000.123456789"))
+        XCTAssertEqual(exact, FileTime(seconds: 1_700_000_000, nanoseconds: 123_456_789))
+        XCTAssertEqual(exact.text, "1700000000.123456789")
+        XCTAssertEqual(FileTime(text: "1.5")?.text, "1.500000000")
+        XCTAssertEqual(FileTime(text: "42")?.text, "42.000000000")
+        XCTAssertEqual(FileTime(text: "1.7e9")?.seconds, 1_700_000_000, "swiftclient-style floats still read")
+        XCTAssertNil(FileTime(text: "soon"))
+        XCTAssertEqual(FileTime(seconds: 5, nanoseconds: 7).text, "5.000000007")
+    }
+
+    func testListedAttributesRoundTripAndAreReadStrictly() throws {
+        let metadata = ["mtime": "1700000000.000000001", "ctime": "1700000001.5", "mode": "10640", "uid": "7", "gid": "8",
+                        "rdev": "259", "color": "red"]
+        let type = ListedAttributes.contentType(media: "image/png", metadata: metadata)
+        XCTAssertEqual(type, "image/png;swiftmount=1;mtime=1700000000.000000001;ctime=1700000001.500000000;mode=10640;uid=7;gid=8;rdev=259")
+        let parsed = try XCTUnwrap(ListedAttributes.parse(type))
+        XCTAssertEqual(parsed.media, "image/png")
+        XCTAssertEqual(parsed.metadata["mode"], "10640")
+        XCTAssertFalse(parsed.dynamicManifest)
+        let attributes = FileAttributes(kind: .file, size: 0, metadata: parsed.metadata, lastModified: nil)
+        XCTAssertEqual(attributes.kind, .special(0o010000), "a FIFO's type rides in its mode")
+        XCTAssertEqual(attributes.ctime, FileTime(seconds: 1_700_000_001, nanoseconds: 500_000_000))
+        XCTAssertEqual(attributes.rdev, 259)
+        // Another client's own parameters stay in front of ours.
+        let charset = ListedAttributes.contentType(media: "text/plain; charset=utf-8", metadata: ["mtime": "1"], dynamicManifest: true)
+        XCTAssertEqual(ListedAttributes.parse(charset)?.media, "text/plain; charset=utf-8")
+        XCTAssertEqual(ListedAttributes.parse(charset)?.dynamicManifest, true)
+        XCTAssertEqual(ListedAttributes.mediaType(charset), "text/plain")
+        // Anything not exactly ours is not trusted at all.
+        for bad in ["application/octet-stream", "a/b;swiftmount=2;mtime=1.000000000", "a/b;swiftmount=1;mode=644",
+                    "a/b;swiftmount=1;mtime=1.000000000;owner=x", "a/b;swiftmount=1;mtime=1.000000000;mtime=2.000000000",
+                    "a/b;swiftmount=1;mtime=1.5", "a/b;swiftmount=1;mtime=1.000000000;mode=9", "a/b;swiftmount=1;mtime=1.000000000;uid=-1",
+                    "swiftmount=1;mtime=1.000000000", "a/b;swiftmount=1;mtime=1.000000000;dlo=2"] {
+            XCTAssertNil(ListedAttributes.parse(bad), bad)
+        }
+        // A value that cannot be written exactly leaves the type plain.
+        XCTAssertEqual(ListedAttributes.contentType(media: "a/b", metadata: ["mtime": "1", "mode": "rw"]), "a/b")
+        XCTAssertEqual(ListedAttributes.contentType(media: "a/b", metadata: ["mode": "644"]), "a/b")
+    }
+
+    func testListedAttributesStopCountingWhenTheObjectChangedLater() throws {
+        let parsed = try XCTUnwrap(ListedAttributes.parse("a/b;swiftmount=1;mtime=1000.000000000;ctime=2000.000000000"))
+        XCTAssertTrue(ListedAttributes.isCurrent(parsed, lastModified: Date(timeIntervalSince1970: 2001)))
+        XCTAssertFalse(ListedAttributes.isCurrent(parsed, lastModified: Date(timeIntervalSince1970: 2000 + 1 + ListedAttributes.currentSlack + 1)),
+                       "a POST by another client moved the listing's time past our ctime")
+        XCTAssertFalse(ListedAttributes.isCurrent(parsed, lastModified: nil))
+    }
+
+    func testChmodOfAFifoKeepsItAFifo() throws {
+        var metadata = ["mtime": "1", "mode": "10644"]
+        try MetadataChange.mode(0o600).apply(to: &metadata, limits: ClusterInfo.MetadataLimits())
+        XCTAssertEqual(metadata["mode"], "10600")
+        var plain = ["mtime": "1", "mode": "644"]
+        try MetadataChange.mode(0o100600).apply(to: &plain, limits: ClusterInfo.MetadataLimits())
+        XCTAssertEqual(plain["mode"], "600")
+    }
+
+    func testMediaTypesAreGuessedFromTheNameAsSwiftWould() {
+        XCTAssertEqual(MediaTypes.guess("dir/notes.txt"), "text/plain")
+        XCTAssertEqual(MediaTypes.guess("dir/photo.JPG"), "image/jpeg")
+        XCTAssertEqual(MediaTypes.guess("disk"), "application/octet-stream")
+        XCTAssertEqual(MediaTypes.guess(".bashrc"), "application/octet-stream")
     }
 
     func testSymlinkTargetsResolveInsideTheMountOnly() {

@@ -57,7 +57,7 @@ final class MetadataTests: MountTestCase {
         XCTAssertNil(try client.head(container: container, object: "abs")?.symlinkTarget, "a target outside the mount has no Swift link")
         let info = try XCTUnwrap(try client.head(container: container, object: "f"))
         XCTAssertEqual(info.metadata["mode"], "600")
-        XCTAssertEqual(info.metadata["mtime"], "1577934245.250000")
+        XCTAssertEqual(info.metadata["mtime"], "1577934245.250000000")
 
         // Renaming keeps metadata; a moved relative symlink keeps its text.
         try Shell.bash("mv \(Shell.quote(m.path("f"))) \(Shell.quote(m.path("g"))) && mv \(Shell.quote(m.path("d/rel"))) \(Shell.quote(m.path("rel2")))")
@@ -86,6 +86,45 @@ final class MetadataTests: MountTestCase {
         XCTAssertFalse(m.log.contains("staged for changing"), "touch staged the file")
     }
 
+    func testLsOfWhatTheMountWroteReadsListingsOnlyAndKeepsNanosecondsCtimesAndSpecialFiles() throws {
+        var m = try mount()
+        let d = Shell.quote(m.path("d"))
+        try Shell.bash("""
+            mkdir \(d) && cd \(d) && for i in $(seq 30); do printf $i > f$i; done
+            head -c 3000000 /dev/urandom > big && chmod 600 f3 && chown 7:8 f4
+            touch -d '2001-02-03 04:05:06.123456789' f5 && mkfifo -m 640 fifo && mknod dev c 1 7
+            setfattr -n user.k -v v f6
+            """)
+        // %.9Y: mtime to the ns; %Z: ctime (moves on chmod, unlike the mtime).
+        let format = "%n %F %a %u:%g %s %.9Y %t:%T"
+        let before = try Shell.bash("cd \(d) && stat -c '\(format)' * | sort")
+        XCTAssertTrue(before.contains("f5 regular file 644 0:0 1 981173106.123456789 0:0"), before)
+        XCTAssertTrue(before.contains("fifo fifo 640 0:0 0 "), before)
+        XCTAssertNotNil(before.split(separator: "\n").first { $0.hasPrefix("dev character special file 644 0:0 0 ") && $0.hasSuffix(" 1:7") },
+                        before)
+        let ctime = try Shell.bash("stat -c %.9Z \(Shell.quote(m.path("d/f5")))")
+        Thread.sleep(forTimeInterval: 1.1)
+        try Shell.bash("chmod 604 \(Shell.quote(m.path("d/f5")))")
+        let after = try Shell.bash("stat -c '%.9Y %.9Z' \(Shell.quote(m.path("d/f5")))")
+        XCTAssertTrue(after.hasPrefix("981173106.123456789 ") && !after.hasSuffix(ctime), "chmod moves the ctime only: \(ctime) → \(after)")
+        let inode = try Shell.bash("stat -c %i \(Shell.quote(m.path("d/f7")))")
+        try Shell.bash("mv \(Shell.quote(m.path("d/f7"))) \(Shell.quote(m.path("d/f7b")))")
+        XCTAssertEqual(try Shell.bash("stat -c %i \(Shell.quote(m.path("d/f7b")))"), inode, "rename keeps the inode number")
+        let expected = try Shell.bash("cd \(d) && stat -c '\(format) %.9Z' * | sort")
+
+        _ = try m.unmount()
+        mounts.removeAll()
+        m = try mount()
+        let lsLong = try Shell.bash("ls -l \(Shell.quote(m.path("d"))) | wc -l")
+        XCTAssertEqual(lsLong, "34\n", "total line and 33 names")
+        XCTAssertEqual(try Shell.bash("cd \(Shell.quote(m.path("d"))) && stat -c '\(format) %.9Z' * | sort"), expected,
+                       "a cold mount shows the same attributes, to the ns")
+        // (The directory's own marker, d/, is read: markers keep their plain type for other clients.)
+        let heads = m.log.split(separator: "\n").filter { $0.contains("trace: HEAD \(container)/d/") && !$0.contains("/d/?") }
+        XCTAssertEqual(heads, [], "ls -l and stat of what the mount wrote cost no HEAD")
+        XCTAssertEqual(try Shell.bash("getfattr -n user.k --only-values \(Shell.quote(m.path("d/f6")))"), "v", "xattrs still read")
+    }
+
     func testExtendedAttributeLimitsComeFromTheCluster() throws {
         let m = try mount()
         try Shell.bash("printf x > \(Shell.quote(m.path("f")))")
@@ -98,7 +137,7 @@ final class MetadataTests: MountTestCase {
         XCTAssertTrue(missing.stderr.contains("No such attribute"), missing.stderr)
         let other = try Shell.run(["/usr/bin/setfattr", "-n", "trusted.x", "-v", "1", m.path("f")])
         XCTAssertTrue(other.stderr.contains("Operation not supported"), "only user.* is stored: \(other.stderr)")
-        XCTAssertEqual(try client.head(container: container, object: "f")?.metadata.keys.filter { $0 != "mtime" }, [])
+        XCTAssertEqual(try client.head(container: container, object: "f")?.metadata.keys.filter { $0 != "mtime" && $0 != "ctime" }, [])
     }
 
     func testRsyncRoundTripKeepsModesAndMtimes() throws {

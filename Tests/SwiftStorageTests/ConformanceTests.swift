@@ -95,6 +95,16 @@ final class ConformanceTests: XCTestCase {
             "etag-mismatch=\(r.bodyText.contains("Etag Mismatch")) missing=\(r.bodyText.contains("404 Not Found"))"
         }
         _ = try call("head slo", .head, "/{C}/big")
+        // The mount keeps stat's attributes in Content-Type parameters, which listings show as
+        // sent, for a manifest too, after a POST that replaces them and through a copy.
+        let typed = "application/octet-stream;swiftmount=1;mtime=1700000000.123456789;mode=100600"
+        _ = try call("post type to slo", .post, "/{C}/big", headers: [("Content-Type", typed)])
+        _ = try call("copy of the manifest with a new type", .put, "/{C}/typed?multipart-manifest=get",
+                     headers: [("X-Copy-From", "/{C}/big".replacingOccurrences(of: "{C}", with: c)),
+                               ("Content-Type", typed.replacingOccurrences(of: "100600", with: "100444"))])
+        _ = try call("types listed", .get, "/{C}?format=json&prefix=typed", normalize: listing)
+        _ = try call("slo type listed", .get, "/{C}?format=json&prefix=big", normalize: listing)
+        _ = try call("delete typed copy", .delete, "/{C}/typed")
         _ = try call("range across segments", .get, "/{C}/big", headers: [("Range", "bytes=995-1004")]) { $0.bodyText }
         _ = try call("manifest get", .get, "/{C}/big?multipart-manifest=get") { r in
             ((json(r) as? [[String: Any]]) ?? []).map { "\($0["name"] ?? "?") \($0["bytes"] ?? "?") \($0["hash"] ?? "?")" }.joined(separator: " | ")
@@ -110,7 +120,13 @@ final class ConformanceTests: XCTestCase {
         _ = try call("listing with delimiter", .get, "/{C}?format=json&delimiter=%2F", normalize: listing)
         _ = try call("listing page", .get, "/{C}?format=json&limit=2&marker=bad", normalize: listing)
         _ = try call("listing with prefix", .get, "/{C}?format=json&prefix=dir%2F&delimiter=%2F", normalize: listing)
+        func lastModified(_ r: HTTPResponse) -> String {
+            ((json(r) as? [[String: Any]])?.first?["last_modified"] as? String) ?? "none"
+        }
+        let before = lastModified(try call("listed before a post", .get, "/{C}?format=json&prefix=dir%2Fa"))
+        Thread.sleep(forTimeInterval: 0.05)
         _ = try call("post metadata", .post, "/{C}/dir/a%20b", headers: [("X-Object-Meta-Color", "red")])
+        _ = try call("a post moves the listed time", .get, "/{C}?format=json&prefix=dir%2Fa") { "moved=\(lastModified($0) > before)" }
         _ = try call("metadata replaced", .head, "/{C}/dir/a%20b")
         _ = try call("metadata folded", .put, "/{C}/meta", headers: [("X-Object-Meta-Color_Name", "  blue  ")], body: text)
         _ = try call("folded names and trimmed values", .head, "/{C}/meta") { r in

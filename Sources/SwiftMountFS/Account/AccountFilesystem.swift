@@ -79,7 +79,7 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
     }
 
     private func rootAttributes() -> FileAttributes {
-        FileAttributes(kind: .directory, size: 0, mtime: started)
+        FileAttributes(kind: .directory, size: 0, mtime: FileTime(started))
     }
 
     private func register(_ fs: SwiftFilesystem, _ inner: UInt64) -> UInt64 {
@@ -109,7 +109,7 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
         try route(path, atRoot: {
             let names = try client.listContainers()
             lock.withLock { known = (Set(names), Date().addingTimeInterval(options.dirCacheTTL)) }
-            return names.map { DirectoryEntry(name: $0, attributes: FileAttributes(kind: .directory, size: 0, mtime: started)) }
+            return names.map { DirectoryEntry(name: $0, attributes: FileAttributes(kind: .directory, size: 0, mtime: FileTime(started))) }
         }) { try $0.readdir($1) }
     }
 
@@ -118,7 +118,7 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
         guard inner == "/" else { return try container(name).mkdir(inner, creator: creator) }
         if (try? container(name)) != nil { throw FSError(EEXIST) }
         try client.createContainer(name)
-        lock.withLock { known.names.insert(name) }
+        _ = lock.withLock { known.names.insert(name) }
         logger.info("created container \(name)")
     }
 

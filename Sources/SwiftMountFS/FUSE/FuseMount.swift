@@ -135,8 +135,8 @@ public enum FuseMount {
         return tgid
     }
 
-    static func creator(_ mode: mode_t) -> Creator {
-        Creator(mode: UInt32(mode), uid: sm_fuse_caller_uid(), gid: sm_fuse_caller_gid())
+    static func creator(_ mode: mode_t, rdev: dev_t = 0) -> Creator {
+        Creator(mode: UInt32(mode), uid: sm_fuse_caller_uid(), gid: sm_fuse_caller_gid(), rdev: UInt32(truncatingIfNeeded: rdev))
     }
 
     static func fill(_ st: UnsafeMutablePointer<stat>, _ a: FileAttributes) {
@@ -152,6 +152,10 @@ public enum FuseMount {
         case .symlink:
             st.pointee.st_mode = S_IFLNK | 0o777
             st.pointee.st_nlink = 1
+        case .special(let type):
+            st.pointee.st_mode = type | (a.mode ?? options.fileMode)
+            st.pointee.st_nlink = 1
+            st.pointee.st_rdev = dev_t(a.rdev ?? 0)
         }
         st.pointee.st_size = a.size
         st.pointee.st_blocks = (a.size + 511) / 512
@@ -159,11 +163,10 @@ public enum FuseMount {
         st.pointee.st_blksize = 1 << 20
         st.pointee.st_uid = a.uid ?? options.uid
         st.pointee.st_gid = a.gid ?? options.gid
-        let seconds = a.mtime.timeIntervalSince1970
-        let ts = timespec(tv_sec: Int(seconds.rounded(.down)), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
-        st.pointee.st_mtim = ts
-        st.pointee.st_ctim = ts
-        st.pointee.st_atim = ts
+        // Swift keeps no atime: it reads as the mtime.
+        st.pointee.st_mtim = timespec(tv_sec: a.mtime.seconds, tv_nsec: a.mtime.nanoseconds)
+        st.pointee.st_atim = st.pointee.st_mtim
+        st.pointee.st_ctim = timespec(tv_sec: a.ctime.seconds, tv_nsec: a.ctime.nanoseconds)
     }
 
     static func makeOperations() -> fuse_operations {
@@ -193,13 +196,28 @@ public enum FuseMount {
                 var st = stat()
                 for entry in entries {
                     FuseMount.fill(&st, entry.attributes)
-                    if filler(buf, entry.name, &st, 0, fuse_fill_dir_flags(0)) != 0 { break }
+                    // Exact attributes go to the kernel with the name (readdirplus), so ls -l
+                    // does not ask getattr for each; others it must ask for.
+                    let flags = entry.exact ? FUSE_FILL_DIR_PLUS : fuse_fill_dir_flags(0)
+                    if filler(buf, entry.name, &st, 0, flags) != 0 { break }
                 }
                 return 0
             }
         }
         ops.mkdir = { p, mode in
             FuseMount.perform { try FuseMount.fs.mkdir(FuseMount.path(p), creator: FuseMount.creator(mode)); return 0 }
+        }
+        // mknod(2), mkfifo(3), bind(2) of a socket: a zero-byte object whose mode keeps its type
+        // (and rdev for a device), stored as a new empty file is, before mknod returns.
+        ops.mknod = { p, mode, rdev in
+            FuseMount.perform {
+                let path = try FuseMount.path(p)
+                let caller = FuseMount.callerProcess()
+                let handle = try FuseMount.fs.create(path, creator: FuseMount.creator(mode, rdev: rdev), caller: caller)
+                defer { FuseMount.fs.release(handle: handle) }
+                try FuseMount.fs.flush(handle: handle, caller: caller)
+                return 0
+            }
         }
         ops.rmdir = { p in FuseMount.perform { try FuseMount.fs.rmdir(FuseMount.path(p)); return 0 } }
         ops.rename = { from, to, flags in
@@ -320,15 +338,19 @@ public enum FuseMount {
                 return 0
             }
         }
-        // Only the mtime is stored (Swift has no atime).
+        // Only the mtime is stored (Swift has no atime); UTIME_OMIT of both changes nothing.
         ops.utimens = { p, times, _ in
             guard p != nil else { return 0 }
             return FuseMount.perform {
-                var mtime = Date()
+                var mtime: FileTime? = .now
                 if let times {
                     let ts = times[1]
-                    if ts.tv_nsec == Int(SM_UTIME_OMIT) { return 0 }
-                    if ts.tv_nsec != Int(SM_UTIME_NOW) { mtime = Date(timeIntervalSince1970: Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9) }
+                    if ts.tv_nsec == Int(SM_UTIME_OMIT) {
+                        if times[0].tv_nsec == Int(SM_UTIME_OMIT) { return 0 }
+                        mtime = nil
+                    } else if ts.tv_nsec != Int(SM_UTIME_NOW) {
+                        mtime = FileTime(seconds: ts.tv_sec, nanoseconds: ts.tv_nsec)
+                    }
                 }
                 try FuseMount.fs.changeMetadata(FuseMount.path(p), .mtime(mtime))
                 return 0

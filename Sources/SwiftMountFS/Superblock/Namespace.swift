@@ -6,9 +6,10 @@ import SwiftStorage
 /// The directory tree over a flat container: pseudo-directories from `delimiter=/` listings and
 /// directory marker objects, with an attribute cache filled by listings and HEADs.
 ///
-/// A listing tells names, sizes, types and Swift's last-modified time, but not the metadata that
-/// holds mtime, mode and owner. By default a stat of a listed name reads its object (a HEAD, or
-/// the directory marker's), and a run of stats in listing order (ls -l, rsync, du) reads the next
+/// A listing tells names, sizes, types and Swift's last-modified time; mtime, mode and owner are
+/// in the listing too for objects the mount wrote (content-type parameters, `ListedAttributes`),
+/// so those cost no request per name. For other objects a stat reads the object (a HEAD, or the
+/// directory marker's), and a run of stats in listing order (ls -l, rsync, du) reads the next
 /// names ahead in parallel, as read-ahead does for data; `attrs_from=listing` takes listings as
 /// they are and never asks per name.
 final class Namespace: @unchecked Sendable {
@@ -26,6 +27,9 @@ final class Namespace: @unchecked Sendable {
         var verified: Bool
         /// The object's metadata, when it was read or written by the mount (nil: from a listing).
         var metadata: [String: String]?
+        /// The attributes are the object's own (read, written, or listed with our parameters),
+        /// not a listing's guess.
+        var exact: Bool
     }
 
     private let lock = NSLock()
@@ -67,8 +71,9 @@ final class Namespace: @unchecked Sendable {
     static let symlinkContentType = "application/symlink"
 
     static func kind(contentType: String, size: Int, symlink: Bool) -> FileKind {
-        if symlink || contentType == symlinkContentType { return .symlink }
-        return contentType == directoryContentType && size == 0 ? .directory : .file
+        let media = ListedAttributes.mediaType(contentType)
+        if symlink || media == symlinkContentType { return .symlink }
+        return media == directoryContentType && size == 0 ? .directory : .file
     }
 
     func lookup(_ path: ObjectPath) throws -> FileAttributes {
@@ -209,7 +214,7 @@ final class Namespace: @unchecked Sendable {
             let now = Date()
             for name in listing.names[(index + 1)..<min(listing.names.count, index + 1 + Self.readAheadWindow)] {
                 let child = directory.child(name)
-                if let known = cache[child], known.metadata != nil, known.expires > now { continue }
+                if let known = cache[child], known.exact, known.expires > now { continue }
                 if inflight[child] != nil { continue }
                 let pending = Pending<Entry?>()
                 inflight[child] = pending
@@ -227,19 +232,28 @@ final class Namespace: @unchecked Sendable {
         let entries = try client.listAll(container: container, prefix: prefix, delimiter: "/", policy: policy)
         var seen = Set<String>()
         var result: [DirectoryEntry] = []
+        /// Whether a listed object's size can be trusted (see `Entry.verified`).
+        var verified: [String: Bool] = [:]
         for entry in entries {
-            let item: DirectoryEntry
+            var item: DirectoryEntry
             switch entry {
             case .subdir(let name):
                 let child = String(name.dropFirst(prefix.count).dropLast())
-                item = DirectoryEntry(name: child, attributes: FileAttributes(kind: .directory, size: 0, mtime: Date()))
+                item = DirectoryEntry(name: child, attributes: FileAttributes(kind: .directory, size: 0, mtime: .now))
             case .object(let object):
                 let child = String(object.name.dropFirst(prefix.count))
                 // The directory's own marker object lists as an empty name.
                 if child.isEmpty { continue }
                 let kind = Self.kind(contentType: object.contentType, size: object.bytes, symlink: object.symlinkPath != nil)
+                let listed = ListedAttributes.parse(object.contentType)
                 item = DirectoryEntry(name: child, attributes: FileAttributes(
-                    kind: kind, size: object.bytes, mtime: object.lastModified ?? Date(timeIntervalSince1970: 0)))
+                    kind: kind, size: kind == .symlink ? 0 : object.bytes, metadata: listed?.metadata ?? [:],
+                    lastModified: object.lastModified ?? Date(timeIntervalSince1970: 0)))
+                // A symlink's size is its target's length, which only its object tells.
+                item.exact = listed.map { ListedAttributes.isCurrent($0, lastModified: object.lastModified) } == true
+                    && kind != .symlink
+                // A dynamic large object lists as 0 bytes: other empty-looking files are read.
+                verified[child] = item.attributes.size > 0 || (listed.map { !$0.dynamicManifest } ?? false)
             }
             guard !item.name.isEmpty, !item.name.contains("/"), seen.insert(item.name).inserted else { continue }
             result.append(item)
@@ -255,19 +269,24 @@ final class Namespace: @unchecked Sendable {
         let ordered = result.map(\.name)
         order[directory] = (ordered, Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
         lastStat[directory] = nil
-        for var item in result {
+        for index in result.indices {
+            let item = result[index]
             let child = directory.child(item.name)
             // What was read from the object stays while fresh and the listing agrees on its size
             // (a listing has no metadata, and a pseudo-directory not even an mtime).
             if let known = cache[child], known.metadata != nil, known.expires > now,
                known.attributes.kind == item.attributes.kind,
                item.attributes.kind == .directory || known.attributes.size == item.attributes.size {
+                result[index] = DirectoryEntry(name: item.name, attributes: known.attributes, exact: known.verified)
                 continue
             }
-            if item.attributes.kind == .symlink { item.attributes.size = 0 }
-            let verified = item.attributes.kind != .file || item.attributes.size > 0
-            cache[child] = Entry(attributes: item.attributes, expires: expires, verified: verified, metadata: nil)
+            let entry = Entry(attributes: item.attributes, expires: expires,
+                              verified: item.attributes.kind != .file || verified[item.name] == true,
+                              metadata: nil, exact: item.exact)
+            cache[child] = entry
             absent[child] = nil
+            // What stat shows now: the listing itself with attrs_from=listing.
+            result[index].exact = entry.verified && (item.exact || !exactAttributes)
         }
         lock.unlock()
         return result
@@ -317,7 +336,8 @@ final class Namespace: @unchecked Sendable {
     /// Records what the mount itself stored (or just read) at `path`.
     @discardableResult
     func remember(_ path: ObjectPath, _ attributes: FileAttributes, metadata: [String: String]) -> Entry {
-        let entry = Entry(attributes: attributes, expires: Date().addingTimeInterval(attrTTL), verified: true, metadata: metadata)
+        let entry = Entry(attributes: attributes, expires: Date().addingTimeInterval(attrTTL), verified: true, metadata: metadata,
+                          exact: true)
         lock.lock()
         cache[path] = entry
         absent[path] = nil
@@ -374,7 +394,7 @@ final class Namespace: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard let entry = cache[path], entry.verified, entry.expires >= Date() else { return nil }
-        return entry.metadata != nil || !exactAttributes ? entry : nil
+        return entry.exact || !exactAttributes ? entry : nil
     }
 }
 

@@ -12,20 +12,22 @@ import SwiftStorage
 /// either end (HTTP would strip them) are %XX.
 enum ObjectMetadata {
     static let mtimeKey = "mtime"
+    /// Changes with every chmod, chown, utimens, xattr change and content change.
+    static let ctimeKey = "ctime"
     static let modeKey = "mode"
     static let uidKey = "uid"
     static let gidKey = "gid"
+    /// A character or block device's number (mknod).
+    static let rdevKey = "rdev"
+    /// A FIFO, socket or device keeps its S_IFMT bits in its mode; nothing else does.
+    static let specialTypeMask: UInt32 = 0o170000
+    static let specialTypes: Set<UInt32> = [0o010000, 0o140000, 0o020000, 0o060000]
     /// The text a symlink made by this mount points to (readlink's answer, kept exactly).
     static let symlinkKey = "symlink-target"
     static let xattrPrefix = "user."
 
-    static func mtime(_ metadata: [String: String], fallback: Date?) -> Date {
-        if let text = metadata[mtimeKey], let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
-        return fallback ?? Date(timeIntervalSince1970: 0)
-    }
-
-    static func format(mtime: Date) -> String {
-        String(format: "%.6f", mtime.timeIntervalSince1970)
+    static func time(_ metadata: [String: String], _ key: String) -> FileTime? {
+        metadata[key].flatMap(FileTime.init(text:))
     }
 
     // MARK: - Extended attribute names and values
@@ -66,7 +68,8 @@ enum ObjectMetadata {
 public enum MetadataChange: Sendable {
     case mode(UInt32)
     case owner(uid: UInt32?, gid: UInt32?)
-    case mtime(Date)
+    /// utimensat(2): nil leaves the mtime as it is (UTIME_OMIT), the ctime changes either way.
+    case mtime(FileTime?)
     case setAttribute(name: String, value: [UInt8], createOnly: Bool, replaceOnly: Bool)
     case removeAttribute(name: String)
 
@@ -78,12 +81,15 @@ public enum MetadataChange: Sendable {
         var metadata = original
         switch self {
         case .mode(let mode):
-            metadata[ObjectMetadata.modeKey] = String(mode & 0o7777, radix: 8)
+            // A FIFO, socket or device stays one.
+            let type = metadata[ObjectMetadata.modeKey].flatMap { UInt32($0, radix: 8) }
+                .map { $0 & ObjectMetadata.specialTypeMask }.flatMap { ObjectMetadata.specialTypes.contains($0) ? $0 : nil } ?? 0
+            metadata[ObjectMetadata.modeKey] = String(type | mode & 0o7777, radix: 8)
         case .owner(let uid, let gid):
             if let uid { metadata[ObjectMetadata.uidKey] = String(uid) }
             if let gid { metadata[ObjectMetadata.gidKey] = String(gid) }
-        case .mtime(let date):
-            metadata[ObjectMetadata.mtimeKey] = ObjectMetadata.format(mtime: date)
+        case .mtime(let time):
+            if let time { metadata[ObjectMetadata.mtimeKey] = time.text }
         case .setAttribute(let name, let value, let createOnly, let replaceOnly):
             guard let key = ObjectMetadata.key(forAttribute: name) else { throw FSError(ENOTSUP) }
             guard key.utf8.count <= limits.nameLength else {
@@ -100,10 +106,131 @@ public enum MetadataChange: Sendable {
             guard let key = ObjectMetadata.key(forAttribute: name) else { throw FSError(ENOTSUP) }
             guard metadata.removeValue(forKey: key) != nil else { throw FSError(ENODATA) }
         }
+        metadata[ObjectMetadata.ctimeKey] = FileTime.now.text
         guard metadata.count <= limits.count,
               metadata.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) <= limits.overallSize else {
             throw FSError(ENOSPC, "Swift allows \(limits.count) metadata items of \(limits.overallSize) bytes in all")
         }
         original = metadata
+    }
+}
+
+/// The attributes stat(2) needs, as parameters of the object's Content-Type, where container
+/// listings show them: `ls -l` of what the mount wrote then costs listing pages and no HEAD per
+/// name. The `X-Object-Meta-*` items stay the truth other clients read; these mirror them.
+///
+/// Form: the media type (kept first, for browsers and other clients), then `swiftmount=1`, then
+/// `mtime`, `ctime` (seconds.nanoseconds), `mode` (octal), `uid`, `gid`, `rdev` (decimal) as far
+/// as the object has them, and `dlo=1` on a dynamic large object's manifest (which lists as 0
+/// bytes). Reading is strict: an unknown version or key, a repeated key, a malformed value or a
+/// missing mtime makes the whole set count as absent, never half-trusted.
+enum ListedAttributes {
+    static let marker = "swiftmount"
+    static let version = "1"
+    static let dynamicManifestKey = "dlo"
+    private static let timeKeys = [ObjectMetadata.mtimeKey, ObjectMetadata.ctimeKey]
+    private static let numberKeys = [ObjectMetadata.uidKey, ObjectMetadata.gidKey, ObjectMetadata.rdevKey]
+
+    struct Parsed: Equatable {
+        /// The Content-Type without our parameters.
+        var media: String
+        var metadata: [String: String]
+        var dynamicManifest: Bool
+    }
+
+    /// `media` with the parameters for `metadata`; `media` alone if a value cannot be written
+    /// exactly (another client's mtime that is not a plain number, say).
+    static func contentType(media: String, metadata: [String: String], dynamicManifest: Bool = false) -> String {
+        guard let mtime = metadata[ObjectMetadata.mtimeKey].flatMap(FileTime.init(text:)) else { return media }
+        var parts = [media, "\(marker)=\(version)", "\(ObjectMetadata.mtimeKey)=\(mtime.text)"]
+        if let text = metadata[ObjectMetadata.ctimeKey] {
+            guard let ctime = FileTime(text: text) else { return media }
+            parts.append("\(ObjectMetadata.ctimeKey)=\(ctime.text)")
+        }
+        if let text = metadata[ObjectMetadata.modeKey] {
+            guard let mode = UInt32(text, radix: 8) else { return media }
+            parts.append("\(ObjectMetadata.modeKey)=\(String(mode, radix: 8))")
+        }
+        for key in numberKeys {
+            guard let text = metadata[key] else { continue }
+            guard let number = UInt32(text) else { return media }
+            parts.append("\(key)=\(number)")
+        }
+        if dynamicManifest { parts.append("\(dynamicManifestKey)=1") }
+        return parts.joined(separator: ";")
+    }
+
+    static func parse(_ contentType: String) -> Parsed? {
+        let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
+        guard let start = parts.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "\(marker)=\(version)" }),
+              start > 0 else { return nil }
+        var metadata: [String: String] = [:]
+        var dynamicManifest = false
+        for part in parts[(start + 1)...] {
+            let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard pair.count == 2, metadata[pair[0]] == nil else { return nil }
+            let (key, value) = (pair[0], pair[1])
+            if timeKeys.contains(key) {
+                guard FileTime(text: value)?.text == value else { return nil }
+            } else if key == ObjectMetadata.modeKey {
+                guard let mode = UInt32(value, radix: 8), String(mode, radix: 8) == value else { return nil }
+            } else if numberKeys.contains(key) {
+                guard let number = UInt32(value), String(number) == value else { return nil }
+            } else if key == dynamicManifestKey, value == "1", !dynamicManifest {
+                dynamicManifest = true
+                continue
+            } else {
+                return nil
+            }
+            metadata[key] = value
+        }
+        guard metadata[ObjectMetadata.mtimeKey] != nil else { return nil }
+        return Parsed(media: parts[..<start].joined(separator: ";"), metadata: metadata, dynamicManifest: dynamicManifest)
+    }
+
+    /// Whether the parameters still describe the object: Swift moves a listing's last_modified on
+    /// every PUT, COPY and POST, and the mount sets the ctime just before each of its own, so a
+    /// listing much newer than the ctime means another client changed the object (a POST of
+    /// new metadata keeps the old Content-Type). The slack covers retries and clock skew.
+    static func isCurrent(_ parsed: Parsed, lastModified: Date?) -> Bool {
+        guard let lastModified else { return false }
+        let changed = parsed.metadata[ObjectMetadata.ctimeKey].flatMap(FileTime.init(text:))
+            ?? parsed.metadata[ObjectMetadata.mtimeKey].flatMap(FileTime.init(text:)) ?? FileTime(seconds: 0)
+        return lastModified.timeIntervalSince1970 <= Double(changed.seconds) + 1 + currentSlack
+    }
+
+    static let currentSlack: Double = 300
+
+    /// The Content-Type without our parameters (another client's own parameters stay).
+    static func media(_ contentType: String) -> String {
+        parse(contentType)?.media ?? contentType
+    }
+
+    /// The media type alone, lower case (what tells a directory marker or a symlink).
+    static func mediaType(_ contentType: String) -> String {
+        (contentType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? "")
+            .trimmingCharacters(in: .whitespaces).lowercased()
+    }
+}
+
+/// The media type a new object gets from its name, as Swift's proxy would guess it (Python's
+/// mimetypes reads the same /etc/mime.types); application/octet-stream when nothing matches.
+enum MediaTypes {
+    static let fallback = "application/octet-stream"
+    private static let byExtension: [String: String] = {
+        guard let text = try? String(contentsOfFile: "/etc/mime.types", encoding: .utf8) else { return [:] }
+        var table: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count > 1 else { continue }
+            for ext in fields.dropFirst() where table[String(ext)] == nil { table[String(ext)] = String(fields[0]) }
+        }
+        return table
+    }()
+
+    static func guess(_ name: String) -> String {
+        let base = name.split(separator: "/").last ?? ""
+        guard let dot = base.lastIndex(of: "."), dot != base.startIndex else { return fallback }
+        return byExtension[base[base.index(after: dot)...].lowercased()] ?? fallback
     }
 }

@@ -144,6 +144,8 @@ final class FileWriter: @unchecked Sendable {
     private var changes: [MetadataChange] = []
     /// What the last commit stored.
     private(set) var storedMetadata: [String: String] = [:]
+    /// The object's Content-Type without our parameters, when it had one (nil: guessed from the name).
+    private var media: String?
     let transfer: Transfer
 
     /// With `staged`, the writer starts from that copy of an existing object and stores nothing
@@ -151,12 +153,13 @@ final class FileWriter: @unchecked Sendable {
     /// found), which saves a HEAD per small file.
     /// `metadata` is the existing object's (staged), or the new file's (`new`).
     init(path: ObjectPath, opener: Int32, context: UploadContext, staged: StagedFile? = nil, new: Bool = false,
-         metadata: [String: String]? = nil) {
+         metadata: [String: String]? = nil, contentType: String? = nil) {
         self.path = path
         self.opener = opener
         self.context = context
         self.staged = staged
         baseMetadata = metadata
+        media = contentType.map(ListedAttributes.media)
         if new {
             replaced = ReplacedObject.none
             baseMetadata = metadata ?? [:]
@@ -167,8 +170,8 @@ final class FileWriter: @unchecked Sendable {
 
     /// A writer over an existing object that is copied to `cache_dir` only when first changed.
     convenience init(path: ObjectPath, opener: Int32, context: UploadContext, existingSize: Int, metadata: [String: String],
-                     stage: @escaping () throws -> StagedFile) {
-        self.init(path: path, opener: opener, context: context, metadata: metadata)
+                     contentType: String, stage: @escaping () throws -> StagedFile) {
+        self.init(path: path, opener: opener, context: context, metadata: metadata, contentType: contentType)
         stageExisting = stage
         self.existingSize = existingSize
         dirty = false
@@ -231,12 +234,17 @@ final class FileWriter: @unchecked Sendable {
         return metadata
     }
 
-    /// The metadata headers of a commit, the mtime now unless one was set.
-    private func metadataHeaders(base: [String: String]) -> [(name: String, value: String)] {
+    /// The metadata headers of a commit, the mtime now unless one was set, and the Content-Type
+    /// that carries the attributes into listings.
+    private func metadataHeaders(base: [String: String], segmented: Bool) -> [(name: String, value: String)] {
         var metadata = metadata(over: base)
-        if metadata[ObjectMetadata.mtimeKey] == nil { metadata[ObjectMetadata.mtimeKey] = ObjectMetadata.format(mtime: Date()) }
+        let now = FileTime.now.text
+        if metadata[ObjectMetadata.mtimeKey] == nil { metadata[ObjectMetadata.mtimeKey] = now }
+        metadata[ObjectMetadata.ctimeKey] = now
         storedMetadata = metadata
-        return SwiftClient.metadataHeaders(metadata)
+        let type = ListedAttributes.contentType(media: media ?? MediaTypes.guess(path.key), metadata: metadata,
+                                                dynamicManifest: segmented && context.manifest == .dlo)
+        return SwiftClient.metadataHeaders(metadata) + [("Content-Type", type)]
     }
 
     func write(offset: Int, data: [UInt8]) throws {
@@ -465,8 +473,9 @@ final class FileWriter: @unchecked Sendable {
             let old = try ReplacedObject.find(path: path, context: context)
             replaced = old
             if baseMetadata == nil { baseMetadata = old.metadata }
+            if media == nil { media = old.media }
         }
-        let headers = metadataHeaders(base: baseMetadata ?? [:])
+        let headers = metadataHeaders(base: baseMetadata ?? [:], segmented: upload != nil)
         if let upload {
             if !buffer.isEmpty {
                 var last: [UInt8] = []
@@ -487,7 +496,8 @@ final class FileWriter: @unchecked Sendable {
     /// segments are deleted after the swap.
     private func store(_ staged: StagedFile) throws {
         let old = try ReplacedObject.find(path: path, context: context)
-        let headers = metadataHeaders(base: baseMetadata ?? old.metadata)
+        if media == nil { media = old.media }
+        let headers = metadataHeaders(base: baseMetadata ?? old.metadata, segmented: staged.size > context.threshold)
         guard staged.size > context.threshold else {
             try putWhole(staged.read(offset: 0, count: staged.size), headers: headers)
             old.deleteOldSegments(keeping: nil, context: context)
@@ -548,13 +558,15 @@ struct ReplacedObject {
     var manifest: LargeObjectManifest?
     /// Its metadata, which the new content keeps (mode, owner, xattrs).
     var metadata: [String: String] = [:]
+    /// Its Content-Type without our parameters, which the new content keeps too.
+    var media: String?
 
     static let none = ReplacedObject()
 
     static func find(path: ObjectPath, context: UploadContext) throws -> ReplacedObject {
         guard let info = try context.client.head(container: context.container, object: path.key) else { return .none }
         return ReplacedObject(manifest: try context.client.manifest(container: context.container, object: path.key, info: info),
-                              metadata: info.metadata)
+                              metadata: info.metadata, media: ListedAttributes.media(info.contentType))
     }
 
     /// Best effort: a segment left behind is garbage for `swiftmount gc`, never a broken object.

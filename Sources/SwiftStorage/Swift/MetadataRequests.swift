@@ -3,12 +3,14 @@ import Foundation
 extension SwiftClient {
     /// Replaces an object's `X-Object-Meta-*` with `metadata` (Swift's POST drops every user
     /// metadata item it is not sent). A dynamic large object's `X-Object-Manifest` is a plain
-    /// header that POST would drop too, so it goes along. Returns false if the object is gone.
+    /// header that POST would drop too, so it goes along. `contentType`, if given, replaces the
+    /// object's. Returns false if the object is gone.
     @discardableResult
     public func setMetadata(container: String, object: String, metadata: [String: String],
-                            dynamicManifest: String? = nil) throws -> Bool {
+                            dynamicManifest: String? = nil, contentType: String? = nil) throws -> Bool {
         var call = Call(.post, container: container, object: object)
         call.headers = Self.metadataHeaders(metadata)
+        if let contentType { call.headers.append(("Content-Type", contentType)) }
         if let dynamicManifest { call.headers.append(("X-Object-Manifest", dynamicManifest)) }
         call.passStatuses = [404]
         return try send(call).status != 404
@@ -16,8 +18,9 @@ extension SwiftClient {
 
     /// A symlink made with the symlink middleware; `target` is an `X-Symlink-Target` value
     /// (see `symlinkTarget`), or nil for a plain object that only says it is a symlink.
-    public func putSymlink(container: String, object: String, target: String?, metadata: [String: String]) throws {
-        var headers = Self.metadataHeaders(metadata) + [("Content-Type", "application/symlink")]
+    public func putSymlink(container: String, object: String, target: String?, metadata: [String: String],
+                           contentType: String = "application/symlink") throws {
+        var headers = Self.metadataHeaders(metadata) + [("Content-Type", contentType)]
         if let target { headers.append(("X-Symlink-Target", target)) }
         try put(container: container, object: object, body: [], headers: headers)
     }

@@ -351,7 +351,10 @@ public final class SwiftClient: Sendable {
         let manifest = segments.map { ["path": $0.path, "etag": $0.etag, "size_bytes": $0.sizeBytes] as [String: Any] }
         var call = Call(.put, container: container, object: object)
         call.query = [("multipart-manifest", "put"), ("heartbeat", "on")]
-        call.headers = headers + [("Content-Type", "application/octet-stream"), ("Accept", "application/json")]
+        call.headers = headers + [("Accept", "application/json")]
+        if !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+            call.headers.append(("Content-Type", "application/octet-stream"))
+        }
         call.body = Array(try JSONSerialization.data(withJSONObject: manifest))
         call.heartbeat = true
         // Its ETag is the MD5 of the segments' ETags.

@@ -118,7 +118,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     /// nanosecond (Swift's Last-Modified is whole seconds, rounded up: an mtime that later moved
     /// would make rsync and make see a change).
     private func metadata(for creator: Creator, directory: Bool) -> [String: String] {
-        let now = FileTime.now.text
+        let now = self.now.text
         var metadata = [ObjectMetadata.mtimeKey: now, ObjectMetadata.ctimeKey: now]
         let mode = creator.mode & 0o7777
         let type = creator.mode & ObjectMetadata.specialTypeMask
@@ -236,7 +236,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let isManifest = info.isStaticLargeObject || info.dynamicManifest != nil
         // A rename changes the ctime; the rest of the metadata goes along with the copy.
         var metadata = info.metadata
-        metadata[ObjectMetadata.ctimeKey] = FileTime.now.text
+        metadata[ObjectMetadata.ctimeKey] = now.text
         let type = ListedAttributes.contentType(media: ListedAttributes.media(info.contentType), metadata: metadata,
                                                 dynamicManifest: info.dynamicManifest != nil)
         try client.copy(container: container, from: from, to: to, manifestOnly: isManifest,
@@ -252,7 +252,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let text = try namespace.linkTarget(from)
         var metadata = try namespace.metadata(from)
         metadata[ObjectMetadata.symlinkKey] = ObjectMetadata.encode(value: Array(text.utf8))
-        metadata[ObjectMetadata.ctimeKey] = FileTime.now.text
+        metadata[ObjectMetadata.ctimeKey] = now.text
         try storeSymlink(to, text: text, metadata: metadata)
         try client.delete(container: container, object: from.key)
     }
@@ -285,6 +285,9 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         }
         return p
     }
+
+    /// The time of a change, by the client's clock (the system's; the simulator's in tests).
+    private var now: FileTime { FileTime(client.clock.now()) }
 
     // MARK: - Status
 
@@ -583,7 +586,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         if p.isRoot {
             let old = try namespace.metadata(p)
             var metadata = old
-            try change.apply(to: &metadata, limits: limits)
+            try change.apply(to: &metadata, limits: limits, now: now)
             try client.updateContainerMetadata(container, metadata, removing: old.keys.filter { metadata[$0] == nil })
             namespace.forget(p)
             return
@@ -592,7 +595,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let key = attributes.kind == .directory ? p.directoryMarker : p.key
         let info = try client.head(container: container, object: key)
         var metadata = info?.metadata ?? [:]
-        try change.apply(to: &metadata, limits: limits)
+        try change.apply(to: &metadata, limits: limits, now: now)
         switch (info, attributes.kind) {
         case (nil, .directory):
             try client.put(container: container, object: key, body: [],

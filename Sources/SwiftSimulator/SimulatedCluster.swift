@@ -26,7 +26,7 @@ public final class SimulatedCluster: HTTPTransport {
         public init() {}
     }
 
-    let clock: SimulatedClock
+    public let clock: SimulatedClock
     let settings: Settings
     let state: Mutex<ClusterState>
 

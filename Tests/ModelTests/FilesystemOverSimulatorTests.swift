@@ -32,7 +32,8 @@ final class FilesystemOverSimulatorTests: XCTestCase {
     }
 
     func mount(_ adjust: (inout MountOptions) -> Void = { _ in }) throws -> Mounted {
-        let clock = SimulatedClock()
+        // At the real time: the mount stamps ctimes from the system clock.
+        let clock = SimulatedClock(start: Date())
         let cluster = SimulatedCluster(clock: clock)
         let transport = RecordingTransport(cluster)
         let connection = ConnectionManager(authenticator: try EnvironmentCredentials.authenticator(from: cluster.addUser("demo")),
@@ -93,6 +94,62 @@ final class FilesystemOverSimulatorTests: XCTestCase {
             XCTAssertEqual(FSError.from($0).errno, ENOSPC)
         }
         XCTAssertNil(try m.client.head(container: "c", object: "full"))
+    }
+
+    /// The same container seen by a freshly started daemon (nothing cached).
+    func remount(_ m: Mounted) throws -> SwiftFilesystem {
+        SwiftFilesystem(client: m.client, container: "c", options: m.fs.options, cluster: try m.client.clusterInfo(), logger: Harness.logger)
+    }
+
+    func heads(_ m: Mounted) -> Int { m.transport.requests.filter { $0.method == .head }.count }
+
+    func testAColdStatOfWhatTheMountWroteNeedsNoHEADAndAgreesWithTheWarmOne() throws {
+        let m = try mount()
+        try store(m.fs, "/small.txt", .pattern(1, count: 10))
+        try store(m.fs, "/large", .pattern(2, count: 3 * Harness.segment + 5))
+        try store(m.fs, "/empty", [])
+        try m.fs.changeMetadata("/small.txt", .mode(0o600))
+        try m.fs.changeMetadata("/large", .mtime(FileTime(seconds: 1_000_000_000, nanoseconds: 123_456_789)))
+        try m.fs.changeMetadata("/large", .owner(uid: 7, gid: nil))
+        let fifo = try m.fs.create("/fifo", creator: Creator(mode: UInt32(S_IFIFO) | 0o640, uid: 0, gid: 0), caller: getpid())
+        try m.fs.flush(handle: fifo, caller: getpid())
+        m.fs.release(handle: fifo)
+        try m.fs.rename("/empty", to: "/moved", noReplace: false)
+        let names = ["/small.txt", "/large", "/moved", "/fifo"]
+        let warm = try names.map { try m.fs.getattr($0) }
+
+        let cold = try remount(m)
+        let listed = try cold.readdir("/")
+        let before = heads(m)
+        for (name, want) in zip(names, warm) {
+            let entry = try XCTUnwrap(listed.first { "/" + $0.name == name })
+            XCTAssertTrue(entry.exact, "\(name) goes to the kernel with readdir")
+            for got in [entry.attributes, try cold.getattr(name)] {
+                XCTAssertEqual(got.kind, want.kind, name)
+                XCTAssertEqual(got.size, want.size, name)
+                XCTAssertEqual(got.mtime, want.mtime, name)
+                XCTAssertEqual(got.ctime, want.ctime, name)
+                XCTAssertEqual(got.mode, want.mode, name)
+                XCTAssertEqual(got.uid, want.uid, name)
+            }
+        }
+        XCTAssertEqual(heads(m), before, "no HEAD for what the listing told")
+        XCTAssertEqual(warm[1].mtime, FileTime(seconds: 1_000_000_000, nanoseconds: 123_456_789))
+        XCTAssertEqual(warm[3].kind, .special(UInt32(S_IFIFO)))
+        XCTAssertEqual(try m.client.head(container: "c", object: "small.txt")?.contentType.hasPrefix("text/plain;swiftmount=1;"), true,
+                       "the media type guessed from the name stays first")
+    }
+
+    func testAnotherClientsLaterPostMakesTheListedAttributesCountForNothing() throws {
+        let m = try mount()
+        try store(m.fs, "/f", .pattern(1, count: 10))
+        m.cluster.clock.advance(ListedAttributes.currentSlack + 10)
+        // swiftclient's `post -m mtime:…`: new metadata, the Content-Type (and our parameters) kept.
+        try m.client.setMetadata(container: "c", object: "f", metadata: ["mtime": "1234.5"])
+        let cold = try remount(m)
+        let entry = try XCTUnwrap(try cold.readdir("/").first { $0.name == "f" })
+        XCTAssertFalse(entry.exact, "the listing is newer than the parameters")
+        XCTAssertEqual(try cold.getattr("/f").mtime, FileTime(seconds: 1234, nanoseconds: 500_000_000), "read from the object")
     }
 
     func testZeroCacheTimesDoNotRecurseOnAMissingName() throws {

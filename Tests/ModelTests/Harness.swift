@@ -11,7 +11,8 @@ import Synchronization
 /// that they agree and that what Swift holds is sound.
 final class Harness {
     static let segment = 64 << 10
-    let clock = SimulatedClock()
+    /// At the real time: the mount's ctimes and Swift's timestamps must be comparable.
+    let clock = SimulatedClock(start: Date())
     let cluster: SimulatedCluster
     let credentials: [String: String]
     /// The mounted filesystem's own way to the cluster: cut when the daemon "dies", so its
@@ -34,6 +35,8 @@ final class Harness {
     /// Faults armed that no request of their operation met (a weaker sequence, not an error).
     private(set) var unusedFaults = 0
     private var dirty = Set<String>()
+    /// Entries a freshly started daemon took from the listing alone and that were checked.
+    private(set) var coldListedChecked = 0
     static let logger = Logger(label: "model") { _ in SwiftLogNoOpLogHandler() }
 
     struct Failure: Error, CustomStringConvertible {
@@ -93,6 +96,8 @@ final class Harness {
 
     /// Runs `op` on both sides; throws a Failure describing the first disagreement.
     func step(_ op: Op) throws {
+        // Time passes between steps, so a change that forgets to move the ctime shows.
+        clock.advance(0.25)
         let expected = expectedErrno(op)
         if let kind = armed {
             inject(kind)
@@ -121,14 +126,17 @@ final class Harness {
             if let e = m.resolve(p) { return e }
             if m.isDir(p) { return EISDIR }
             if m.writer(at: p) != nil { return EBUSY }
-            return nil
+            return m.isFifo(p) ? EPERM : nil
         case .patch(let p, _, _, _), .truncate(let p, _), .read(let p, _, _):
             if let e = m.resolve(p) { return e }
             if m.isDir(p) { return EISDIR }
             if !m.isFile(p) { return ENOENT }
             if m.writer(at: p) != nil { return EBUSY }
-            return nil
-        case .chmod(let p, _):
+            return m.isFifo(p) ? EPERM : nil
+        case .mknod(let p):
+            if let e = m.resolve(p) { return e }
+            return m.exists(p) ? EEXIST : nil
+        case .chmod(let p, _), .utimens(let p, _):
             if let e = m.resolve(p) { return e }
             if !m.exists(p) { return ENOENT }
             if m.isDir(p) || m.writer(at: p) != nil { return EBUSY }  // not generated for directories or open files
@@ -184,6 +192,7 @@ final class Harness {
         case .patch(let p, let offset, let count, let pattern):
             try walk(p)
             try refuseIfBusy(p)
+            try refuseFifo(p)
             guard try fs.getattr(p).kind == .file else { throw FSError(EISDIR) }
             let handle = try fs.open(p, mode: OpenMode(flags: O_WRONLY), caller: getpid())
             try writeChunks(handle, [UInt8].pattern(pattern, count: count, from: offset), at: offset)
@@ -191,11 +200,13 @@ final class Harness {
         case .truncate(let p, let size):
             try walk(p)
             try refuseIfBusy(p)
+            try refuseFifo(p)
             guard try fs.getattr(p).kind == .file else { throw FSError(EISDIR) }
             try fs.truncate(p, size: size, handle: nil)
         case .read(let p, let offset, let count):
             try walk(p)
             try refuseIfBusy(p)
+            try refuseFifo(p)
             guard try fs.getattr(p).kind == .file else { throw FSError(EISDIR) }
             let data = try readAll(p, offset: offset, count: count)
             let whole = model.files[p]?.bytes ?? []
@@ -225,6 +236,17 @@ final class Harness {
             let attributes = try fs.getattr(p)
             if attributes.kind == .directory || model.writer(at: p) != nil { throw FSError(EBUSY) }
             try fs.changeMetadata(p, .mode(mode))
+        case .utimens(let p, let mtime):
+            try walk(p)
+            let attributes = try fs.getattr(p)
+            if attributes.kind == .directory || model.writer(at: p) != nil { throw FSError(EBUSY) }
+            try fs.changeMetadata(p, .mtime(mtime))
+        case .mknod(let p):
+            // As the FUSE adapter's mknod does: create, commit, release.
+            try walk(p)
+            if (try? fs.getattr(p)) != nil { throw FSError(EEXIST) }
+            let handle = try fs.create(p, creator: Creator(mode: UInt32(S_IFIFO) | 0o640, uid: getuid(), gid: getgid()), caller: getpid())
+            try close(handle)
         case .begin(let p, let w):
             if model.writers[w] != nil { throw FSError(EBUSY) }
             handles[w] = try openForWriting(p)
@@ -259,6 +281,8 @@ final class Harness {
             try noteOrphans()
         case .otherPost(let p):
             guard model.files[p] != nil, model.writer(at: p) == nil else { throw FSError(ENOENT) }
+            // Within the slack of the mount's own change, listings would not tell (SEMANTICS).
+            clock.advance(ListedAttributes.currentSlack + 1)
             try other.setMetadata(container: "c", object: String(p.dropFirst()), metadata: ["color": "red"])
         case .expireTokens:
             clock.advance(700)
@@ -308,6 +332,11 @@ final class Harness {
         }
     }
 
+    /// The kernel opens a FIFO itself (a program would block on it): the harness does not.
+    private func refuseFifo(_ p: String) throws {
+        if case .special = try fs.getattr(p).kind { throw FSError(EPERM) }
+    }
+
     /// The generator's rule: a file open for writing is not also patched, truncated or read by path.
     private func refuseIfBusy(_ p: String) throws {
         if model.writer(at: p) != nil { throw FSError(EBUSY) }
@@ -318,6 +347,7 @@ final class Harness {
         if model.writer(at: p) != nil { throw FSError(EBUSY) }
         if let existing = try? fs.getattr(p) {
             if existing.kind == .directory { throw FSError(EISDIR) }
+            if case .special = existing.kind { throw FSError(EPERM) }
             return try fs.open(p, mode: OpenMode(flags: O_WRONLY | O_TRUNC), caller: getpid())
         }
         return try fs.create(p, creator: creator, caller: getpid())
@@ -367,8 +397,10 @@ final class Harness {
             dirty.insert(p)
         case .patch(let p, let offset, let count, let pattern):
             model.files[p]!.bytes.write(.pattern(pattern, count: count, from: offset), at: offset)
+            model.files[p]!.mtime = nil
             dirty.insert(p)
         case .truncate(let p, let size):
+            if model.files[p]!.bytes.count != size { model.files[p]!.mtime = nil }
             model.files[p]!.bytes.resize(size)
             dirty.insert(p)
         case .unlink(let p):
@@ -393,6 +425,10 @@ final class Harness {
             model.dirs.remove(p)
         case .chmod(let p, let mode):
             model.files[p]?.mode = mode
+        case .utimens(let p, let mtime):
+            model.files[p]?.mtime = mtime
+        case .mknod(let p):
+            model.files[p] = Model.File(bytes: [], mode: 0o640, fifo: true)
         case .begin(let p, let w):
             model.writers[w] = Model.Writer(path: p, bytes: [])
         case .append(let w, let size, let pattern):
@@ -414,7 +450,10 @@ final class Harness {
         case .otherDelete(let p):
             model.files[p] = nil
         case .otherPost(let p):
+            // Swift's POST replaces all metadata: the mode (a FIFO's type with it) and mtime go.
             model.files[p]?.mode = nil
+            model.files[p]?.mtime = nil
+            model.files[p]?.fifo = false
             dirty.insert(p)
         case .crash:
             model.writers.removeAll()
@@ -460,7 +499,7 @@ final class Harness {
             } else if let bytes = model.pending[p] {
                 expected[p] = (.file, bytes.count, nil)
             } else if let file = model.files[p] {
-                expected[p] = (.file, file.bytes.count, file.mode)
+                expected[p] = (file.fifo ? .special(UInt32(S_IFIFO)) : .file, file.bytes.count, file.mode)
             }
         }
         for child in model.children(of: "/") { expect(child) }
@@ -474,8 +513,35 @@ final class Harness {
             guard a.kind == kind else { throw Failure(description: "\(p): a \(a.kind), the model has a \(kind)") }
             guard kind == .directory || a.size == size else { throw Failure(description: "\(p): \(a.size) bytes, the model has \(size)") }
             // Objects without a stored mode show the mount's file_mode (0644).
-            if kind == .file, model.pending[p] == nil, (a.mode ?? 0o644) != (mode ?? 0o644) {
+            if kind != .directory, model.pending[p] == nil, (a.mode ?? 0o644) != (mode ?? 0o644) {
                 throw Failure(description: "\(p): mode \(String(a.mode ?? 0o644, radix: 8)), the model has \(String(mode ?? 0o644, radix: 8))")
+            }
+            if model.pending[p] == nil, let mtime = model.files[p]?.mtime, a.mtime != mtime {
+                throw Failure(description: "\(p): mtime \(a.mtime.text), the model has \(mtime.text)")
+            }
+        }
+        try checkColdListing(against: seen)
+    }
+
+    /// A daemon started now, with nothing cached, shows what the warm one read from the objects
+    /// for every entry it takes from a listing alone (readdirplus hands those to the kernel).
+    func checkColdListing(against warm: [String: FileAttributes]) throws {
+        var options = fs.options
+        options.attrTimeout = 60
+        options.dirCacheTTL = 60
+        let cold = SwiftFilesystem(client: other, container: "c", options: options, cluster: info, logger: Self.logger)
+        for dir in ["/"] + warm.filter({ $0.value.kind == .directory }).keys.sorted() {
+            guard let entries = try? cold.readdir(dir) else { continue }
+            for entry in entries where entry.exact {
+                let p = (dir == "/" ? "" : dir) + "/" + entry.name
+                guard entry.attributes.kind != .directory, model.writers.values.allSatisfy({ $0.path != p }),
+                      let truth = warm[p] else { continue }
+                let (got, want) = (entry.attributes, truth)
+                guard got.kind == want.kind, got.size == want.size, got.mode == want.mode, got.uid == want.uid,
+                      got.gid == want.gid, got.mtime == want.mtime, got.ctime == want.ctime else {
+                    throw Failure(description: "\(p): listed as \(got), its object says \(want)")
+                }
+                coldListedChecked += 1
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+@testable import SwiftMountFS
 
 /// What a POSIX filesystem should look like after each operation: the reference the mount is
 /// compared with. Directories exist explicitly (mkdir) or because something is stored under them.
@@ -7,6 +8,9 @@ struct Model {
     struct File: Equatable {
         var bytes: [UInt8]
         var mode: UInt32?
+        /// Set by utimens; nil: the time of the last write, not checked.
+        var mtime: FileTime? = nil
+        var fifo = false
     }
 
     struct Writer {
@@ -48,6 +52,8 @@ struct Model {
     }
 
     func isFile(_ p: String) -> Bool { files[p] != nil || pending[p] != nil }
+
+    func isFifo(_ p: String) -> Bool { files[p]?.fifo == true && pending[p] == nil }
 
     func exists(_ p: String) -> Bool { isDir(p) || isFile(p) }
 

@@ -1,4 +1,5 @@
 import Foundation
+@testable import SwiftMountFS
 
 /// One step of a generated sequence: what a program (or another Swift client, or fate) does.
 enum Op: CustomStringConvertible, Equatable {
@@ -15,6 +16,10 @@ enum Op: CustomStringConvertible, Equatable {
     case mkdir(String)
     case rmdir(String)
     case chmod(String, mode: UInt32)
+    /// utimensat(2) of the mtime, to the nanosecond.
+    case utimens(String, mtime: FileTime)
+    /// mkfifo(3): a FIFO (the harness, like a program, never opens one through the mount).
+    case mknod(String)
     /// A file left open for writing across steps (slot `writer`): begin, append, finish.
     case begin(String, writer: Int)
     case append(writer: Int, size: Int, pattern: UInt8)
@@ -51,6 +56,8 @@ enum Op: CustomStringConvertible, Equatable {
         case .mkdir(let p): "mkdir \(p)"
         case .rmdir(let p): "rmdir \(p)"
         case .chmod(let p, let mode): "chmod \(String(mode, radix: 8)) \(p)"
+        case .utimens(let p, let mtime): "touch -d @\(mtime.text) \(p)"
+        case .mknod(let p): "mkfifo \(p)"
         case .begin(let p, let writer): "open \(p) for writing as w\(writer)"
         case .append(let writer, let size, let pattern): "append \(size) bytes of \(pattern) to w\(writer)"
         case .finish(let writer, let other): "close w\(writer)\(other ? " from another thread" : "")"
@@ -58,7 +65,7 @@ enum Op: CustomStringConvertible, Equatable {
         case .gc(let delete): delete ? "gc --grace 0 --delete" : "gc --grace 0"
         case .otherPut(let p, let size, let pattern): "other client PUT \(p) \(size) bytes of \(pattern)"
         case .otherDelete(let p): "other client DELETE \(p)"
-        case .otherPost(let p): "other client POST \(p)"
+        case .otherPost(let p): "other client POST \(p) (\(Int(ListedAttributes.currentSlack) + 1) s later)"
         case .expireTokens: "tokens expire"
         case .crash: "daemon killed; mounted again"
         case .fault(let kind): "next request fault: \(kind.rawValue)"
@@ -135,6 +142,9 @@ struct SequenceGenerator {
         case 89..<90: return .otherPost(path)
         case 90..<92: return .expireTokens
         case 92..<94: return .crash
+        case 94: return .mknod(path)
+        case 95: return .utimens(path, mtime: FileTime(seconds: Int.random(in: 0...2_000_000_000, using: &rng),
+                                                       nanoseconds: Int.random(in: 0...999_999_999, using: &rng)))
         default: return .fault(Op.FaultKind.allCases.randomElement(using: &rng)!)
         }
     }

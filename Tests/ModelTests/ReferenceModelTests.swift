@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 
 /// The filesystem against a reference model over the simulated cluster: random sequences of
@@ -39,7 +40,10 @@ final class ReferenceModelTests: XCTestCase {
                 """)
             return
         }
-        print("model: \(seeds.count) sequences, \(steps) steps in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        let listed = Self.coldListedChecked.withLock { $0 }
+        print("model: \(seeds.count) sequences, \(steps) steps in \(String(format: "%.1f", Date().timeIntervalSince(started))) s, "
+              + "\(listed) entries checked as a cold daemon lists them")
+        XCTAssertGreaterThan(listed, 0, "the listing fast path was never exercised")
     }
 
     /// Runs a sequence on a fresh cluster; the first disagreement, or nil.
@@ -51,8 +55,11 @@ final class ReferenceModelTests: XCTestCase {
             }
         }
         do { try harness.finalCheck() } catch { return "at the end: \(error)" }
+        coldListedChecked.withLock { $0 += harness.coldListedChecked }
         return nil
     }
+
+    static let coldListedChecked = Mutex(0)
 
     /// Removes steps while the sequence still fails: halves, then quarters, down to single steps.
     static func shrink(_ ops: [Op]) throws -> [Op] {

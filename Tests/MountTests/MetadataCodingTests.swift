@@ -31,27 +31,27 @@ final class MetadataCodingTests: XCTestCase {
         limits.count = 4
         var metadata: [String: String] = ["mtime": "1.5"]
         try MetadataChange.setAttribute(name: "user.a", value: Array("1".utf8), createOnly: true, replaceOnly: false)
-            .apply(to: &metadata, limits: limits)
+            .apply(to: &metadata, limits: limits, now: FileTime(seconds: 9))
         XCTAssertEqual(metadata["a"], "1")
         XCTAssertNotNil(metadata["ctime"], "every change moves the ctime")
         XCTAssertThrowsErrno(EEXIST) {
-            try MetadataChange.setAttribute(name: "user.a", value: [], createOnly: true, replaceOnly: false).apply(to: &metadata, limits: limits)
+            try MetadataChange.setAttribute(name: "user.a", value: [], createOnly: true, replaceOnly: false).apply(to: &metadata, limits: limits, now: FileTime(seconds: 9))
         }
         XCTAssertThrowsErrno(ENODATA) {
-            try MetadataChange.setAttribute(name: "user.b", value: [], createOnly: false, replaceOnly: true).apply(to: &metadata, limits: limits)
+            try MetadataChange.setAttribute(name: "user.b", value: [], createOnly: false, replaceOnly: true).apply(to: &metadata, limits: limits, now: FileTime(seconds: 9))
         }
         XCTAssertThrowsErrno(ERANGE) {
-            try MetadataChange.setAttribute(name: "user.longname9", value: [], createOnly: false, replaceOnly: false).apply(to: &metadata, limits: limits)
+            try MetadataChange.setAttribute(name: "user.longname9", value: [], createOnly: false, replaceOnly: false).apply(to: &metadata, limits: limits, now: FileTime(seconds: 9))
         }
         XCTAssertThrowsErrno(E2BIG) {
-            try MetadataChange.setAttribute(name: "user.b", value: Array("12345".utf8), createOnly: false, replaceOnly: false).apply(to: &metadata, limits: limits)
+            try MetadataChange.setAttribute(name: "user.b", value: Array("12345".utf8), createOnly: false, replaceOnly: false).apply(to: &metadata, limits: limits, now: FileTime(seconds: 9))
         }
-        try MetadataChange.mode(0o100600).apply(to: &metadata, limits: limits)
+        try MetadataChange.mode(0o100600).apply(to: &metadata, limits: limits, now: FileTime(seconds: 9))
         XCTAssertEqual(metadata["mode"], "600")
-        XCTAssertThrowsErrno(ENOSPC) { try MetadataChange.owner(uid: 7, gid: 8).apply(to: &metadata, limits: limits) }
+        XCTAssertThrowsErrno(ENOSPC) { try MetadataChange.owner(uid: 7, gid: 8).apply(to: &metadata, limits: limits, now: FileTime(seconds: 9)) }
         XCTAssertNil(metadata["uid"], "a refused change leaves the metadata as it was")
-        XCTAssertThrowsErrno(ENODATA) { try MetadataChange.removeAttribute(name: "user.zz").apply(to: &metadata, limits: limits) }
-        try MetadataChange.removeAttribute(name: "user.a").apply(to: &metadata, limits: limits)
+        XCTAssertThrowsErrno(ENODATA) { try MetadataChange.removeAttribute(name: "user.zz").apply(to: &metadata, limits: limits, now: FileTime(seconds: 9)) }
+        try MetadataChange.removeAttribute(name: "user.a").apply(to: &metadata, limits: limits, now: FileTime(seconds: 9))
         XCTAssertNil(metadata["a"])
     }
 
@@ -119,10 +119,10 @@ final class MetadataCodingTests: XCTestCase {
 
     func testChmodOfAFifoKeepsItAFifo() throws {
         var metadata = ["mtime": "1", "mode": "10644"]
-        try MetadataChange.mode(0o600).apply(to: &metadata, limits: ClusterInfo.MetadataLimits())
+        try MetadataChange.mode(0o600).apply(to: &metadata, limits: ClusterInfo.MetadataLimits(), now: FileTime(seconds: 9))
         XCTAssertEqual(metadata["mode"], "10600")
         var plain = ["mtime": "1", "mode": "644"]
-        try MetadataChange.mode(0o100600).apply(to: &plain, limits: ClusterInfo.MetadataLimits())
+        try MetadataChange.mode(0o100600).apply(to: &plain, limits: ClusterInfo.MetadataLimits(), now: FileTime(seconds: 9))
         XCTAssertEqual(plain["mode"], "600")
     }
 

@@ -77,7 +77,8 @@ public enum MetadataChange: Sendable {
     /// missing attribute, EEXIST for XATTR_CREATE of an existing one, ENOTSUP outside `user.`,
     /// ERANGE for a name and E2BIG for a value beyond Swift's limits, ENOSPC when the object
     /// cannot hold more metadata.
-    func apply(to original: inout [String: String], limits: ClusterInfo.MetadataLimits) throws {
+    /// `now` becomes the ctime.
+    func apply(to original: inout [String: String], limits: ClusterInfo.MetadataLimits, now: FileTime) throws {
         var metadata = original
         switch self {
         case .mode(let mode):
@@ -106,7 +107,7 @@ public enum MetadataChange: Sendable {
             guard let key = ObjectMetadata.key(forAttribute: name) else { throw FSError(ENOTSUP) }
             guard metadata.removeValue(forKey: key) != nil else { throw FSError(ENODATA) }
         }
-        metadata[ObjectMetadata.ctimeKey] = FileTime.now.text
+        metadata[ObjectMetadata.ctimeKey] = now.text
         guard metadata.count <= limits.count,
               metadata.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) <= limits.overallSize else {
             throw FSError(ENOSPC, "Swift allows \(limits.count) metadata items of \(limits.overallSize) bytes in all")
@@ -191,7 +192,9 @@ enum ListedAttributes {
     /// Whether the parameters still describe the object: Swift moves a listing's last_modified on
     /// every PUT, COPY and POST, and the mount sets the ctime just before each of its own, so a
     /// listing much newer than the ctime means another client changed the object (a POST of
-    /// new metadata keeps the old Content-Type). The slack covers retries and clock skew.
+    /// new metadata keeps the old Content-Type). The slack covers quick retries and small clock
+    /// skew; beyond it the object is read (slower, never wrong). Another client's POST within
+    /// the slack of the mount's own change goes unnoticed (docs/SEMANTICS.md says so).
     static func isCurrent(_ parsed: Parsed, lastModified: Date?) -> Bool {
         guard let lastModified else { return false }
         let changed = parsed.metadata[ObjectMetadata.ctimeKey].flatMap(FileTime.init(text:))
@@ -199,7 +202,7 @@ enum ListedAttributes {
         return lastModified.timeIntervalSince1970 <= Double(changed.seconds) + 1 + currentSlack
     }
 
-    static let currentSlack: Double = 300
+    static let currentSlack: Double = 10
 
     /// The Content-Type without our parameters (another client's own parameters stay).
     static func media(_ contentType: String) -> String {

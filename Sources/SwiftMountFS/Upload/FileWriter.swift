@@ -49,6 +49,9 @@ final class UploadContext: Sendable {
         verifyMD5 ? [("ETag", MD5.hex(body))] : []
     }
 
+    /// The time of a change, by the client's clock.
+    var now: FileTime { FileTime(client.clock.now()) }
+
     func ensureSegmentContainer() throws {
         try segmentContainerReady.run { try client.createContainer(segmentContainer) }
     }
@@ -221,7 +224,7 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var check = metadata(over: baseMetadata ?? [:])
-        try change.apply(to: &check, limits: context.metadataLimits)
+        try change.apply(to: &check, limits: context.metadataLimits, now: context.now)
         changes.append(change)
         return dirty && failure == nil
     }
@@ -230,7 +233,8 @@ final class FileWriter: @unchecked Sendable {
     private func metadata(over base: [String: String]) -> [String: String] {
         var metadata = base
         if stageExisting == nil { metadata[ObjectMetadata.mtimeKey] = nil }
-        for change in changes { try? change.apply(to: &metadata, limits: context.metadataLimits) }
+        let now = context.now
+        for change in changes { try? change.apply(to: &metadata, limits: context.metadataLimits, now: now) }
         return metadata
     }
 
@@ -238,7 +242,7 @@ final class FileWriter: @unchecked Sendable {
     /// that carries the attributes into listings.
     private func metadataHeaders(base: [String: String], segmented: Bool) -> [(name: String, value: String)] {
         var metadata = metadata(over: base)
-        let now = FileTime.now.text
+        let now = context.now.text
         if metadata[ObjectMetadata.mtimeKey] == nil { metadata[ObjectMetadata.mtimeKey] = now }
         metadata[ObjectMetadata.ctimeKey] = now
         storedMetadata = metadata

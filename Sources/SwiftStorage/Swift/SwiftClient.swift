@@ -32,7 +32,8 @@ public final class SwiftClient: Sendable {
     public var listingLimit: Int { pageLimit.withLock { $0 } }
     let transport: any HTTPTransport
     private let retry: RetryPolicy
-    private let clock: any WallClock
+    /// The time requests are retried and timed by; the mount stamps its ctimes by it too.
+    public let clock: any WallClock
     private let logger: Logger
     /// Re-auths allowed within one call: a token rejected right after a refresh means the
     /// credentials or the clock are wrong, and looping would not help.

@@ -33,6 +33,16 @@ struct Storage {
         return CurlTransport(configuration: config)
     }
 
+    /// The mount's own credentials, authenticated (exit 3 with the reason if that fails), for
+    /// the subcommands that work on a container without mounting it.
+    static func connect(options: MountOptions) -> Storage {
+        let auth: ResolvedAuth
+        do { auth = try resolveAuth(options: options, environment: ProcessInfo.processInfo.environment) } catch { fail(.auth, "\(error)") }
+        let storage = Storage(authenticator: auth.authenticator, transport: transport(options: options, auth: auth), options: options)
+        do { _ = try storage.connection.current() } catch { fail(.auth, "\(error)") }
+        return storage
+    }
+
     init(authenticator: any Authenticator, transport: CurlTransport, options: MountOptions) {
         var config = ConnectionManager.Configuration()
         config.expireSoonInterval = options.expireSoonInterval

@@ -39,10 +39,7 @@ func runGarbageCollection(_ args: [String]) -> Int32 {
 }
 
 private func collectSegments(container: String, options: MountOptions, grace: Double, delete: Bool) -> Int32 {
-    let auth: ResolvedAuth
-    do { auth = try resolveAuth(options: options, environment: ProcessInfo.processInfo.environment) } catch { fail(.auth, "\(error)") }
-    let storage = Storage(authenticator: auth.authenticator, transport: Storage.transport(options: options, auth: auth), options: options)
-    do { _ = try storage.connection.current() } catch { fail(.auth, "\(error)") }
+    let storage = Storage.connect(options: options)
     let cluster = (try? storage.client.clusterInfo()) ?? ClusterInfo()
     let live: [MountStatus]
     do { live = try runningMounts() } catch { fail(.mount, "\(error)") }

@@ -10,6 +10,7 @@ usage: swiftmount CONTAINER MOUNTPOINT [-f] [-o option[,option...]]
        swiftmount status MOUNTPOINT [--json]
        swiftmount gc CONTAINER [--delete] [--grace SECONDS] [-o os_cloud=NAME,segment_container=NAME]
        swiftmount gc --trusts [--delete] -o service_credentials=FILE[,service_cloud=NAME]
+       swiftmount migrate-attrs CONTAINER [--dry-run] [-o os_cloud=NAME,...]
 
 Mounts an OpenStack Swift container as a directory (with --account, the whole account:
 containers are the top-level directories, and mkdir at the top creates one). Credentials come from the environment:
@@ -31,8 +32,9 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
                         (without it, 30 s once nothing is being written)
   -o metrics_port=PORT  Prometheus metrics on http://127.0.0.1:PORT/
   -o dir_cache_ttl=10   seconds a directory listing answers "no such file" for names not in it
-  -o attrs_from=objects stat answers from each object's metadata (exact mtime, mode, owner; a HEAD
-                        per name, read ahead in parallel); attrs_from=listing: from listings only
+  -o attrs_from=objects stat shows each object's exact mtime, mode and owner: from listings for
+                        what swiftmount wrote, else a HEAD per name (read ahead in parallel);
+                        attrs_from=listing: from listings only, Swift's times for other objects
   -o uid=N,gid=N,file_mode=0644,dir_mode=0755,umask=022   for objects that store none
   -o os_cloud=NAME      credentials from clouds.yaml (+ secure.yaml) instead of the environment
   -o credentials=FILE   OS_*=value lines (an openrc file); root's, not readable by others
@@ -55,6 +57,10 @@ gc lists segments that no manifest in the account refers to (failed or killed up
 daemon on this machine is uploading, and that are older than the grace period (default 3600 s);
 --delete removes them. gc --trusts lists the service user's trusts no mount on this machine holds;
 --delete removes those this machine's mounts made.
+
+migrate-attrs gives the container's existing objects (written by an older swiftmount, or with
+X-Object-Meta-Mtime by swiftclient or rclone) the Content-Type parameters that let ls -l answer
+from listings alone: one HEAD and one POST per object, metadata kept, data untouched.
 """
 
 let accountSource = "@account"
@@ -120,6 +126,7 @@ sm_tune_malloc()
 switch CommandLine.arguments.dropFirst().first {
 case "gc": exit(runGarbageCollection(Array(CommandLine.arguments.dropFirst(2))))
 case "status": exit(runStatus(Array(CommandLine.arguments.dropFirst(2))))
+case "migrate-attrs": exit(runMigrateAttrs(Array(CommandLine.arguments.dropFirst(2))))
 default: break
 }
 let command = CommandLine_.parse(Array(CommandLine.arguments.dropFirst()))

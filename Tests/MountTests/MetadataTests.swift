@@ -125,6 +125,38 @@ final class MetadataTests: MountTestCase {
         XCTAssertEqual(try Shell.bash("getfattr -n user.k --only-values \(Shell.quote(m.path("d/f6")))"), "v", "xattrs still read")
     }
 
+    func testMigrateAttrsGivesOtherClientsObjectsListedAttributesWithoutChangingWhatStatShows() throws {
+        try client.put(container: container, object: "old/a", body: Array("aaa".utf8),
+                       headers: [("X-Object-Meta-Mtime", "1500000000.25"), ("X-Object-Meta-Mode", "600"), ("Content-Type", "text/plain")])
+        try client.put(container: container, object: "old/b", body: Array("bb".utf8), headers: [("Content-Type", "image/png")])
+        try client.put(container: container, object: "old/", body: [], headers: [("Content-Type", "application/directory")])
+        let env = DevStack.environment(with: try DevStack.credentials())
+        let format = "%n %a %s %.9Y"
+        var m = try mount()
+        let before = try Shell.bash("cd \(Shell.quote(m.path("old"))) && stat -c '\(format)' a b")
+        _ = try m.unmount()
+        mounts.removeAll()
+
+        let dry = try Shell.run([MountedContainer.binary, "migrate-attrs", container, "--dry-run"], environment: env)
+        XCTAssertTrue(dry.stdout.contains("3 objects: 2 would update, 0 already current, 1 skipped"), dry.stdout + dry.stderr)
+        XCTAssertEqual(try client.head(container: container, object: "old/b")?.contentType, "image/png", "a dry run changes nothing")
+        let run = try Shell.run([MountedContainer.binary, "migrate-attrs", container], environment: env)
+        XCTAssertTrue(run.stdout.contains("3 objects: 2 updated"), run.stdout + run.stderr)
+        let again = try Shell.run([MountedContainer.binary, "migrate-attrs", container], environment: env)
+        XCTAssertTrue(again.stdout.contains("0 updated, 2 already current"), again.stdout + again.stderr)
+        let a = try XCTUnwrap(try client.head(container: container, object: "old/a"))
+        XCTAssertTrue(a.contentType.hasPrefix("text/plain;swiftmount=1;mtime=1500000000.250000000;"), a.contentType)
+        XCTAssertEqual(a.metadata["mode"], "600", "metadata kept")
+        XCTAssertEqual(try client.head(container: container, object: "old/")?.contentType, "application/directory")
+
+        m = try mount()
+        XCTAssertEqual(try Shell.bash("cd \(Shell.quote(m.path("old"))) && ls -l >/dev/null && stat -c '\(format)' a b"), before,
+                       "the same modes and times, b's Last-Modified kept as its mtime")
+        XCTAssertEqual(try Shell.bash("cat \(Shell.quote(m.path("old/a")))"), "aaa")
+        let heads = m.log.split(separator: "\n").filter { $0.contains("trace: HEAD \(container)/old/a") || $0.contains("trace: HEAD \(container)/old/b") }
+        XCTAssertEqual(heads.count, 1, "ls -l and stat took both from the listing; only cat's open read a:\n\(heads.joined(separator: "\n"))")
+    }
+
     func testExtendedAttributeLimitsComeFromTheCluster() throws {
         let m = try mount()
         try Shell.bash("printf x > \(Shell.quote(m.path("f")))")

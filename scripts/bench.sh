@@ -171,11 +171,32 @@ SM_OPTS=attrs_from=listing SETUP=sm_remount measure "swiftmount: find ${TREE_OBJ
 sm_umount
 sm_mount
 SETUP=sm_remount measure "swiftmount: $LS_OBJECTS" objects/s "$LIST_OBJECTS" "rclone mount: $LS_OBJECTS" list_flat "$SMNT"
+
+# Objects the mount wrote itself (cp -a: modes and mtimes kept) carry their attributes in the
+# listing: ls -l of them on a cold mount must cost listing pages and no HEAD per name (counted in
+# the proxy's log). Then rsync -a of a tree into the mount, twice: the second run must find
+# nothing to send, and send no HEAD either.
+PROXY_LOG=${SWIFTMOUNT_STACK_DIR:-/var/lib/swiftmount-dev}/log/proxy-keystone.log
+heads() { grep -c "HEAD /v1/[^ ]*/$CONTAINER/$1" "$PROXY_LOG" || true; }
+cp -a "$WORK/meta/flat" "$SMNT/mine"
+list_mine() { [ "$(ls -l "$1/mine" | wc -l)" -gt "$LIST_OBJECTS" ] || { echo "short listing" >&2; exit 1; }; }
+LS_MINE="ls -l ${LIST_OBJECTS} objects it wrote, exact attributes"
+HEADS_BEFORE=$(heads mine/)
+SETUP=sm_remount measure "swiftmount: $LS_MINE" objects/s "$LIST_OBJECTS" "rclone mount: $LS_LISTING" list_mine "$SMNT"
+LS_MINE_HEADS=$(( $(heads mine/) - HEADS_BEFORE ))
+RSYNC_TREE=$WORK/meta/tree/d0
+rsync -a "$RSYNC_TREE/" "$SMNT/synced/"
+sm_remount
+HEADS_BEFORE=$(heads synced/)
+RSYNC_AGAIN=$(rsync -ai "$RSYNC_TREE/" "$SMNT/synced/" | wc -l)
+RSYNC_HEADS=$(( $(heads synced/) - HEADS_BEFORE ))
+echo "ls -l of the mount's own objects: $LS_MINE_HEADS HEADs; rsync -a again: $RSYNC_AGAIN changes, $RSYNC_HEADS HEADs" >&2
 sm_umount
 
-/usr/bin/python3 - "$ROWS" "$OUT" "$SIZE" "$RUNS" "$RC_OFF_HWM" "$RC_WRITES_HWM" "$SM_HWM" "$SEGMENT" <<'PY'
+/usr/bin/python3 - "$ROWS" "$OUT" "$SIZE" "$RUNS" "$RC_OFF_HWM" "$RC_WRITES_HWM" "$SM_HWM" "$SEGMENT" \
+  "$LS_MINE_HEADS" "$RSYNC_AGAIN" "$RSYNC_HEADS" "$(find "$RSYNC_TREE" -type f | wc -l)" <<'PY'
 import json, os, platform, subprocess, sys, time
-rows_file, out, size, runs, rc_off, rc_writes, sm, segment = sys.argv[1:]
+rows_file, out, size, runs, rc_off, rc_writes, sm, segment, ls_heads, rsync_again, rsync_heads, rsync_files = sys.argv[1:]
 rows = []
 for line in open(rows_file):
     label, unit, lo, med, hi, base = line.rstrip("\n").split("\t")
@@ -189,11 +210,15 @@ machine = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "cores": os.cpu_cou
            "stack": "dev-stack.sh on 127.0.0.1 (one-replica Swift 2.30 + Keystone 22, Debian 12)",
            "rclone": subprocess.run(["rclone", "version"], capture_output=True, text=True).stdout.split("\n")[0]}
 rss = {"rclone mount (cache off)": int(rc_off), "rclone mount (cache writes)": int(rc_writes), "swiftmount": int(sm)}
-json.dump({"machine": machine, "rows": rows, "peak_rss_mib": rss}, open(os.path.join(out, "latest.json"), "w"), indent=2)
+checks = {"ls_l_own_objects_heads": int(ls_heads), "rsync_again_changes": int(rsync_again), "rsync_again_heads": int(rsync_heads),
+          "rsync_tree_files": int(rsync_files)}
+json.dump({"machine": machine, "rows": rows, "peak_rss_mib": rss, "checks": checks}, open(os.path.join(out, "latest.json"), "w"), indent=2)
 md = [f"Measured {machine['date']} on {machine['cores']} cores ({cpu}), {machine['stack']}; {size} MiB random file, "
       f"{runs} run(s) per row; MB/s = 10^6 B/s; ratio = row median / baseline median.", "",
       "| row | unit | min | median | max | baseline | ratio |", "|---|---|---|---|---|---|---|"]
 md += [f"| {r['row']} | {r['unit']} | {r['min']:.1f} | {r['median']:.1f} | {r['max']:.1f} | {r['baseline']} | {r['ratio']} |" for r in rows]
+md += ["", f"ls -l of the objects swiftmount wrote sent {ls_heads} HEAD requests; rsync -a of a {rsync_files}-file tree "
+       f"into the mount, run again on a fresh mount: {rsync_again} changes, {rsync_heads} HEAD requests (proxy log)."]
 md += ["", "Peak RSS (VmHWM): " + ", ".join(f"{k} {v} MiB" for k, v in rss.items()) + f" (swiftmount segment_size={segment})."]
 open(os.path.join(out, "latest.md"), "w").write("\n".join(md) + "\n")
 print("\n".join(md))

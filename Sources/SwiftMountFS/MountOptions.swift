@@ -30,6 +30,8 @@ public struct MountOptions: Sendable, Equatable {
     /// Seconds a directory's listing answers "no such file" for names not in it (other clients'
     /// new objects show up after this; the mount's own are seen at once).
     public var dirCacheTTL: Double = 10
+    /// Above this many cached attributes, expired ones are dropped (see Namespace.sweep).
+    public var attrCacheEntries = 200_000
     public var attributesFrom: AttributeSource = .objects
     /// Owner and permissions of files and directories whose objects store none.
     public var uid = getuid()
@@ -145,6 +147,7 @@ public struct MountOptions: Sendable, Equatable {
             case "max_read_buffer": o.maxReadBuffer = try size()
             case "attr_timeout": o.attrTimeout = try number()
             case "dir_cache_ttl": o.dirCacheTTL = try number()
+            case "attr_cache_entries": o.attrCacheEntries = try count(min: 1000)
             case "attrs_from":
                 guard let source = AttributeSource(rawValue: try required()) else {
                     throw ParseError(description: "option attrs_from=\(value ?? ""): use objects or listing")

@@ -118,11 +118,10 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     /// nanosecond (Swift's Last-Modified is whole seconds, rounded up: an mtime that later moved
     /// would make rsync and make see a change).
     private func metadata(for creator: Creator, directory: Bool) -> [String: String] {
-        let now = self.now.text
+        let now = uploads.now.text
         var metadata = [ObjectMetadata.mtimeKey: now, ObjectMetadata.ctimeKey: now]
         let mode = creator.mode & 0o7777
-        let type = creator.mode & ObjectMetadata.specialTypeMask
-        if ObjectMetadata.specialTypes.contains(type) {
+        if let type = ObjectMetadata.specialType(creator.mode) {
             // A FIFO, socket or device (mknod): its type is kept in its mode.
             metadata[ObjectMetadata.modeKey] = String(type | mode, radix: 8)
             if type == UInt32(S_IFCHR) || type == UInt32(S_IFBLK) { metadata[ObjectMetadata.rdevKey] = String(creator.rdev) }
@@ -234,14 +233,14 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         guard let info = try client.head(container: container, object: from) else { throw FSError(ENOENT) }
         let replaced = try ReplacedObject.find(path: ObjectPath(to), context: uploads)
         let isManifest = info.isStaticLargeObject || info.dynamicManifest != nil
-        // A rename changes the ctime; the rest of the metadata goes along with the copy.
+        // A rename changes the ctime. The copy gets exactly the metadata its Content-Type
+        // describes (X-Fresh-Metadata), even if another client changed the source meanwhile.
         var metadata = info.metadata
-        metadata[ObjectMetadata.ctimeKey] = now.text
-        let type = ListedAttributes.contentType(media: ListedAttributes.media(info.contentType), metadata: metadata,
-                                                dynamicManifest: info.dynamicManifest != nil)
+        ObjectMetadata.stamp(ctime: uploads.now, in: &metadata, limits: cluster.metadataLimits)
         try client.copy(container: container, from: from, to: to, manifestOnly: isManifest,
-                        headers: [("X-Object-Meta-" + ObjectMetadata.ctimeKey, metadata[ObjectMetadata.ctimeKey] ?? ""),
-                                  ("Content-Type", type)])
+                        headers: SwiftClient.metadataHeaders(metadata) + [
+                            ("X-Fresh-Metadata", "true"),
+                            ("Content-Type", ListedAttributes.contentType(for: info, metadata: metadata))])
         try client.delete(container: container, object: from)
         replaced.deleteOldSegments(keeping: nil, context: uploads)
     }
@@ -252,7 +251,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let text = try namespace.linkTarget(from)
         var metadata = try namespace.metadata(from)
         metadata[ObjectMetadata.symlinkKey] = ObjectMetadata.encode(value: Array(text.utf8))
-        metadata[ObjectMetadata.ctimeKey] = now.text
+        ObjectMetadata.stamp(ctime: uploads.now, in: &metadata, limits: cluster.metadataLimits)
         try storeSymlink(to, text: text, metadata: metadata)
         try client.delete(container: container, object: from.key)
     }
@@ -285,9 +284,6 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         }
         return p
     }
-
-    /// The time of a change, by the client's clock (the system's; the simulator's in tests).
-    private var now: FileTime { FileTime(client.clock.now()) }
 
     // MARK: - Status
 
@@ -581,7 +577,9 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     /// with a redirect to its target).
     public func changeMetadata(_ path: String, _ change: MetadataChange) throws {
         let p = try objectPath(path)
-        if let writer = writer(for: p), try writer.change(change) { return }
+        // One time for the change, whether the open file or the object takes it.
+        let now = uploads.now
+        if let writer = writer(for: p), try writer.change(change, at: now) { return }
         let limits = cluster.metadataLimits
         if p.isRoot {
             let old = try namespace.metadata(p)
@@ -603,17 +601,13 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         case (nil, _):
             throw FSError(ENOENT)
         case (let info?, .symlink):
-            try client.putSymlink(container: container, object: key, target: info.symlinkTarget, metadata: metadata,
-                                  contentType: ListedAttributes.contentType(media: ListedAttributes.media(info.contentType),
-                                                                            metadata: metadata))
+            try client.putSymlink(container: container, object: key, target: info.symlinkTarget, metadata: metadata)
         case (_?, .directory):
             // A marker keeps its plain type: other clients (rclone, swiftclient) know it by that.
             try client.setMetadata(container: container, object: key, metadata: metadata)
         case (let info?, _):
-            let type = ListedAttributes.contentType(media: ListedAttributes.media(info.contentType), metadata: metadata,
-                                                    dynamicManifest: info.dynamicManifest != nil)
-            guard try client.setMetadata(container: container, object: key, metadata: metadata,
-                                         dynamicManifest: info.dynamicManifest, contentType: type) else {
+            guard try client.setMetadata(container: container, object: key, metadata: metadata, dynamicManifest: info.dynamicManifest,
+                                         contentType: ListedAttributes.contentType(for: info, metadata: metadata)) else {
                 namespace.forget(p)
                 throw FSError(ENOENT)
             }
@@ -643,8 +637,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let inside = cluster.symlinks ? SymlinkTarget.resolve(text, from: p, mountpoint: mountpoint) : nil
         try client.putSymlink(container: container, object: p.key,
                               target: inside.map { SwiftClient.symlinkTarget(container: container, object: $0.key) },
-                              metadata: metadata,
-                              contentType: ListedAttributes.contentType(media: Namespace.symlinkContentType, metadata: metadata))
+                              metadata: metadata)
         namespace.remember(p, FileAttributes(kind: .symlink, size: text.utf8.count, metadata: metadata, lastModified: Date(),
                                              linkTarget: text), metadata: metadata)
     }

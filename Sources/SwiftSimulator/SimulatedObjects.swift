@@ -47,6 +47,8 @@ extension ClusterState {
                 default: break
                 }
             }
+            // X-Fresh-Metadata: the copy has only the request's metadata.
+            if r.header("X-Fresh-Metadata")?.lowercased() == "true" { new.metadata = [:] }
             new.metadata.merge(Self.metadata(from: r, prefix: "x-object-meta-")) { $1 }
             if let type = r.header("Content-Type") { new.contentType = type }
             new.lastModified = now
@@ -87,7 +89,12 @@ extension ClusterState {
             return json(202, ["Response Status": "201 Created", "Etag": etag, "Last Modified": Self.httpDate(now),
                               "Response Body": "", "Errors": [Any]()])
         }
-        return reply(201, headers: ["Etag": etag, "Last-Modified": Self.httpDate(now)])
+        var headers = ["Etag": etag, "Last-Modified": Self.httpDate(now)]
+        // A copy's answer shows the new object's metadata.
+        if r.header("X-Copy-From") != nil {
+            for (name, value) in new.metadata { headers["X-Object-Meta-" + name] = value }
+        }
+        return reply(201, headers: headers)
     }
 
     struct Refusal: Error {

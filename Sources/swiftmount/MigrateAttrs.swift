@@ -3,15 +3,20 @@ import Logging
 import SwiftMountFS
 import SwiftStorage
 
-/// `swiftmount migrate-attrs CONTAINER [--dry-run] [-o options]`: see AttributeMigration.
+/// `swiftmount migrate-attrs CONTAINER [--dry-run] [--min-age SECONDS] [-o options]`: see AttributeMigration.
 func runMigrateAttrs(_ args: [String]) -> Int32 {
     var container: String?
     var dryRun = false
+    var minimumAge: Double = 60
     var optionItems: [String] = []
     var i = 0
     while i < args.count {
         switch args[i] {
         case "--dry-run": dryRun = true
+        case "--min-age":
+            i += 1
+            guard i < args.count, let age = Double(args[i]), age >= 0 else { fail(.usage, "--min-age needs seconds") }
+            minimumAge = age
         case "-o":
             i += 1
             guard i < args.count else { fail(.usage, "-o needs options") }
@@ -27,14 +32,25 @@ func runMigrateAttrs(_ args: [String]) -> Int32 {
     LoggingSystem.bootstrap { _ in RoutedLogHandler() }
     LogRouting.shared.configure(sink: .standardError, level: .warning)
     let storage = Storage.connect(options: options)
+    // Swift has no conditional POST: a mount writing the container could see a file it replaces
+    // get the old file's metadata (see AttributeMigration).
+    if !dryRun {
+        let mounts: [MountStatus]
+        do { mounts = try runningMounts() } catch { fail(.mount, "\(error)") }
+        if let busy = mounts.first(where: { $0.container == container || $0.container == accountSource }) {
+            fail(.mount, "\(busy.mountpoint) mounts \(container): unmount it first (other clients must not write the container meanwhile)")
+        }
+    }
     do {
         guard try storage.client.containerExists(container) else { fail(.container, "container '\(container)' does not exist") }
-        let migration = AttributeMigration(client: storage.client, container: container, dryRun: dryRun)
+        let cluster = (try? storage.client.clusterInfo()) ?? ClusterInfo()
+        let migration = AttributeMigration(client: storage.client, container: container, limits: cluster.metadataLimits,
+                                           minimumAge: minimumAge, dryRun: dryRun) { FileHandle.standardError.write(Data("migrate-attrs: \($0)\n".utf8)) }
         let verb = dryRun ? "would update" : "updated"
         let done = try migration.run { progress in
             FileHandle.standardError.write(Data("migrate-attrs: \(progress.listed) objects listed, \(progress.updated) \(verb)\n".utf8))
         }
-        print("\(done.listed) objects: \(done.updated) \(verb), \(done.current) already current, \(done.skipped) skipped (directory markers, symlinks, gone or unwritable metadata)")
+        print("\(done.listed) objects: \(done.updated) \(verb), \(done.current) already current, \(done.skipped) skipped (directory markers, symlinks, changed in the last \(Int(minimumAge)) s, gone, refused or without room in their metadata)")
         return 0
     } catch {
         FileHandle.standardError.write(Data("swiftmount migrate-attrs: \(error)\n".utf8))

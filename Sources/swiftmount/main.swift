@@ -10,7 +10,7 @@ usage: swiftmount CONTAINER MOUNTPOINT [-f] [-o option[,option...]]
        swiftmount status MOUNTPOINT [--json]
        swiftmount gc CONTAINER [--delete] [--grace SECONDS] [-o os_cloud=NAME,segment_container=NAME]
        swiftmount gc --trusts [--delete] -o service_credentials=FILE[,service_cloud=NAME]
-       swiftmount migrate-attrs CONTAINER [--dry-run] [-o os_cloud=NAME,...]
+       swiftmount migrate-attrs CONTAINER [--dry-run] [--min-age SECONDS] [-o os_cloud=NAME,...]
 
 Mounts an OpenStack Swift container as a directory (with --account, the whole account:
 containers are the top-level directories, and mkdir at the top creates one). Credentials come from the environment:
@@ -32,8 +32,9 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
                         (without it, 30 s once nothing is being written)
   -o metrics_port=PORT  Prometheus metrics on http://127.0.0.1:PORT/
   -o dir_cache_ttl=10   seconds a directory listing answers "no such file" for names not in it
+  -o attr_cache_entries=200000     above this many cached attributes, expired ones are dropped
   -o attrs_from=objects stat shows each object's exact mtime, mode and owner: from listings for
-                        what swiftmount wrote, else a HEAD per name (read ahead in parallel);
+                        files swiftmount wrote, else a HEAD per name (read ahead in parallel);
                         attrs_from=listing: from listings only, Swift's times for other objects
   -o uid=N,gid=N,file_mode=0644,dir_mode=0755,umask=022   for objects that store none
   -o os_cloud=NAME      credentials from clouds.yaml (+ secure.yaml) instead of the environment
@@ -60,7 +61,9 @@ daemon on this machine is uploading, and that are older than the grace period (d
 
 migrate-attrs gives the container's existing objects (written by an older swiftmount, or with
 X-Object-Meta-Mtime by swiftclient or rclone) the Content-Type parameters that let ls -l answer
-from listings alone: one HEAD and one POST per object, metadata kept, data untouched.
+from listings alone: one HEAD and one POST per object, metadata kept, data untouched. Run it while
+no mount or other client writes the container (it refuses while one on this machine mounts it);
+objects changed in the last --min-age seconds (default 60) are left alone.
 """
 
 let accountSource = "@account"

@@ -32,7 +32,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
     }
 
     func mount(_ adjust: (inout MountOptions) -> Void = { _ in }) throws -> Mounted {
-        // At the real time: the mount stamps ctimes from the system clock.
+        // At the real time, as Swift's timestamps are (the mount stamps ctimes by this clock).
         let clock = SimulatedClock(start: Date())
         let cluster = SimulatedCluster(clock: clock)
         let transport = RecordingTransport(cluster)
@@ -150,6 +150,104 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         let entry = try XCTUnwrap(try cold.readdir("/").first { $0.name == "f" })
         XCTAssertFalse(entry.exact, "the listing is newer than the parameters")
         XCTAssertEqual(try cold.getattr("/f").mtime, FileTime(seconds: 1234, nanoseconds: 500_000_000), "read from the object")
+    }
+
+    func testTheAttributeCacheDropsExpiredEntriesPastItsLimit() throws {
+        let m = try mount { $0.attrCacheEntries = 1000; $0.attrTimeout = 0 }
+        for i in 0..<1200 { try m.client.put(container: "c", object: "d/f\(i)", body: [1]) }
+        for i in 0..<10 { try m.client.put(container: "c", object: "e/f\(i)", body: [1]) }
+        try store(m.fs, "/mine", [1])
+        XCTAssertEqual(try m.fs.readdir("/d").count, 1200)
+        XCTAssertGreaterThan(m.fs.status(mountpoint: "", auth: Harness.noAuth).cachedAttributes, 1200,
+                             "a fresh listing larger than the limit is kept")
+        Thread.sleep(forTimeInterval: 1.1)
+        XCTAssertEqual(try m.fs.readdir("/e").count, 10)
+        let held = m.fs.status(mountpoint: "", auth: Harness.noAuth).cachedAttributes
+        XCTAssertLessThan(held, 20, "expired entries are gone: \(held) held")
+        XCTAssertEqual(try m.fs.getattr("/mine").size, 1, "the mount's own write stays known")
+    }
+
+    func testListingModeShowsListedAttributesToo() throws {
+        let m = try mount { $0.attributesFrom = .listing }
+        try store(m.fs, "/f", [1, 2])
+        try m.fs.changeMetadata("/f", .mode(0o600))
+        try m.fs.changeMetadata("/f", .mtime(FileTime(seconds: 42, nanoseconds: 7)))
+        let entry = try XCTUnwrap(try remount(m).readdir("/").first { $0.name == "f" })
+        XCTAssertEqual(entry.attributes.mode, 0o600)
+        XCTAssertEqual(entry.attributes.mtime, FileTime(seconds: 42, nanoseconds: 7))
+    }
+
+    func testADynamicLargeObjectTheMountWroteIsReadForItsSizeWhenCold() throws {
+        let m = try mount { $0.manifest = .dlo }
+        try store(m.fs, "/dlo", .pattern(3, count: 2 * Harness.segment + 9))
+        let cold = try remount(m)
+        let entry = try XCTUnwrap(try cold.readdir("/").first { $0.name == "dlo" })
+        XCTAssertFalse(entry.exact, "a DLO lists as 0 bytes: not handed to the kernel")
+        XCTAssertEqual(try cold.getattr("/dlo").size, 2 * Harness.segment + 9)
+    }
+
+    func testRenamedDirectoryMarkersKeepTheirPlainTypeAndRenamedFilesTheirMetadata() throws {
+        let m = try mount()
+        try m.fs.mkdir("/d", creator: Creator(mode: 0o700, uid: getuid(), gid: getgid()))
+        try store(m.fs, "/d/f", [1])
+        try m.fs.changeMetadata("/d/f", .setAttribute(name: "user.k", value: [7], createOnly: false, replaceOnly: false))
+        // Another client changes the source's metadata (keeping our Content-Type) just before the rename.
+        try m.client.setMetadata(container: "c", object: "d/f", metadata: ["mtime": "5.000000000", "k": "x"])
+        try m.fs.rename("/d", to: "/e", noReplace: false)
+        XCTAssertEqual(try m.client.head(container: "c", object: "e/")?.contentType, "application/directory")
+        let moved = try XCTUnwrap(try m.client.head(container: "c", object: "e/f"))
+        let listed = try XCTUnwrap(ListedAttributes.parse(moved.contentType))
+        XCTAssertEqual(listed.metadata["mtime"], moved.metadata["mtime"], "the copy's metadata is what its Content-Type says")
+        XCTAssertEqual(listed.metadata["ctime"], moved.metadata["ctime"])
+    }
+
+    func testAnotherClientsMediaTypeAndParametersSurviveAnOverwrite() throws {
+        let m = try mount()
+        try m.client.put(container: "c", object: "notes", body: [1], headers: [("Content-Type", "text/x-notes; charset=utf-8")])
+        try store(m.fs, "/notes", [2, 3])
+        let type = try XCTUnwrap(try m.client.head(container: "c", object: "notes")?.contentType)
+        XCTAssertTrue(type.hasPrefix("text/x-notes; charset=utf-8;swiftmount=1;"), type)
+        // A set this version cannot read is replaced, not piled up.
+        try m.client.setMetadata(container: "c", object: "notes", metadata: ["mtime": "1"], contentType: "text/plain;swiftmount=2;future=1")
+        try m.fs.changeMetadata("/notes", .mode(0o600))
+        let again = try XCTUnwrap(try m.client.head(container: "c", object: "notes")?.contentType)
+        XCTAssertEqual(again.components(separatedBy: "swiftmount=").count, 2, again)
+        XCTAssertTrue(again.hasPrefix("text/plain;swiftmount=1;"), again)
+    }
+
+    func testMigrateAttrsKeepsManifestsSkipsSymlinksAndFullMetadataAndNeverRunsOnYoungObjects() throws {
+        let m = try mount()
+        try m.client.put(container: "c", object: "plain", body: [1], headers: [("X-Object-Meta-Mtime", "1500000000.5")])
+        try store(m.fs, "/seg", [1])
+        try m.client.createContainer("c_segments")
+        try m.client.put(container: "c_segments", object: "p/1", body: [9, 9])
+        try m.client.putDynamicLargeObject(container: "c", object: "dlo", segmentContainer: "c_segments", segmentPrefix: "p/")
+        let etag = try m.client.put(container: "c_segments", object: "s/1", body: [8])
+        try m.client.putStaticLargeObject(container: "c", object: "slo", segments: [SegmentRef(path: "/c_segments/s/1", etag: etag, sizeBytes: 1)])
+        try m.client.putSymlink(container: "c", object: "link", target: "c/plain", metadata: [:])
+        let limits = try m.client.clusterInfo().metadataLimits
+        let full = Dictionary(uniqueKeysWithValues: (0..<limits.count).map { ("k\($0)", "v") })
+        try m.client.put(container: "c", object: "full", body: [1], headers: SwiftClient.metadataHeaders(full))
+        func migrate(minimumAge: Double) throws -> AttributeMigration.Progress {
+            try AttributeMigration(client: m.client, container: "c", limits: limits, minimumAge: minimumAge, dryRun: false) { _ in }
+                .run { _ in }
+        }
+        let young = try migrate(minimumAge: 60)
+        XCTAssertEqual(young.updated, 0, "nothing changed in the last minute is touched")
+        m.cluster.clock.advance(61)
+        let done = try migrate(minimumAge: 60)
+        XCTAssertEqual(done.updated, 3, "plain, dlo, slo")
+        XCTAssertEqual(done.current, 1, "what the mount wrote")
+        XCTAssertEqual(done.skipped, 2, "the symlink, and the object without room for two more items")
+        XCTAssertEqual(try m.client.head(container: "c", object: "dlo")?.dynamicManifest, "c_segments/p/")
+        XCTAssertEqual(try m.client.head(container: "c", object: "slo")?.isStaticLargeObject, true)
+        XCTAssertEqual(try m.client.head(container: "c", object: "full")?.metadata.count, limits.count, "left as it was")
+        let cold = try remount(m)
+        let listed = Dictionary(uniqueKeysWithValues: try cold.readdir("/").map { ($0.name, $0) })
+        XCTAssertEqual(listed["plain"]?.exact, true)
+        XCTAssertEqual(listed["plain"]?.attributes.mtime, FileTime(seconds: 1_500_000_000, nanoseconds: 500_000_000))
+        XCTAssertEqual(listed["slo"]?.exact, true)
+        XCTAssertEqual(try cold.getattr("/dlo").size, 2, "the DLO still reads whole")
     }
 
     func testZeroCacheTimesDoNotRecurseOnAMissingName() throws {

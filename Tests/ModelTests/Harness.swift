@@ -520,23 +520,26 @@ final class Harness {
                 throw Failure(description: "\(p): mtime \(a.mtime.text), the model has \(mtime.text)")
             }
         }
-        try checkColdListing(against: seen)
+        try checkColdListing(directories: seen.filter { $0.value.kind == .directory }.keys.sorted())
     }
 
-    /// A daemon started now, with nothing cached, shows what the warm one read from the objects
-    /// for every entry it takes from a listing alone (readdirplus hands those to the kernel).
-    func checkColdListing(against warm: [String: FileAttributes]) throws {
+    /// A daemon started now, with nothing cached, shows what the objects themselves say (a HEAD
+    /// through another client) for every entry it takes from a listing alone (readdirplus hands
+    /// those to the kernel).
+    func checkColdListing(directories: [String]) throws {
         var options = fs.options
         options.attrTimeout = 60
         options.dirCacheTTL = 60
         let cold = SwiftFilesystem(client: other, container: "c", options: options, cluster: info, logger: Self.logger)
-        for dir in ["/"] + warm.filter({ $0.value.kind == .directory }).keys.sorted() {
+        for dir in ["/"] + directories {
             guard let entries = try? cold.readdir(dir) else { continue }
-            for entry in entries where entry.exact {
+            for entry in entries where entry.exact && entry.attributes.kind != .directory {
                 let p = (dir == "/" ? "" : dir) + "/" + entry.name
-                guard entry.attributes.kind != .directory, model.writers.values.allSatisfy({ $0.path != p }),
-                      let truth = warm[p] else { continue }
-                let (got, want) = (entry.attributes, truth)
+                guard model.writers.values.allSatisfy({ $0.path != p }),
+                      let object = try other.head(container: "c", object: String(p.dropFirst())) else { continue }
+                let want = FileAttributes(kind: Namespace.kind(contentType: object.contentType, size: object.size, symlink: false),
+                                          size: object.size, metadata: object.metadata, lastModified: object.lastModified)
+                let got = entry.attributes
                 guard got.kind == want.kind, got.size == want.size, got.mode == want.mode, got.uid == want.uid,
                       got.gid == want.gid, got.mtime == want.mtime, got.ctime == want.ctime else {
                     throw Failure(description: "\(p): listed as \(got), its object says \(want)")

@@ -77,6 +77,8 @@ final class MetadataCodingTests: XCTestCase {
         XCTAssertEqual(FileTime(text: "1.7e9")?.seconds, 1_700_000_000, "swiftclient-style floats still read")
         XCTAssertNil(FileTime(text: "soon"))
         XCTAssertEqual(FileTime(seconds: 5, nanoseconds: 7).text, "5.000000007")
+        XCTAssertEqual(FileTime(seconds: -3, nanoseconds: 500_000_000).text, "-2.500000000", "before 1970")
+        XCTAssertEqual(FileTime(text: "-2.500000000"), FileTime(seconds: -3, nanoseconds: 500_000_000))
     }
 
     func testListedAttributesRoundTripAndAreReadStrictly() throws {
@@ -112,9 +114,14 @@ final class MetadataCodingTests: XCTestCase {
     func testListedAttributesStopCountingWhenTheObjectChangedLater() throws {
         let parsed = try XCTUnwrap(ListedAttributes.parse("a/b;swiftmount=1;mtime=1000.000000000;ctime=2000.000000000"))
         XCTAssertTrue(ListedAttributes.isCurrent(parsed, lastModified: Date(timeIntervalSince1970: 2001)))
-        XCTAssertFalse(ListedAttributes.isCurrent(parsed, lastModified: Date(timeIntervalSince1970: 2000 + 1 + ListedAttributes.currentSlack + 1)),
+        XCTAssertFalse(ListedAttributes.isCurrent(parsed, lastModified: Date(timeIntervalSince1970: 2000 + ListedAttributes.currentSlack + 1)),
                        "a POST by another client moved the listing's time past our ctime")
+        XCTAssertFalse(ListedAttributes.isCurrent(parsed, lastModified: Date(timeIntervalSince1970: 2000 - ListedAttributes.currentSlack - 1)),
+                       "a client clock far ahead of Swift's is not trusted either")
         XCTAssertFalse(ListedAttributes.isCurrent(parsed, lastModified: nil))
+        let noCtime = try XCTUnwrap(ListedAttributes.parse("a/b;swiftmount=1;mtime=4000000000.000000000"))
+        XCTAssertFalse(ListedAttributes.isCurrent(noCtime, lastModified: Date(timeIntervalSince1970: 2001)), "a ctime is needed")
+        XCTAssertEqual(ListedAttributes.media("a/b; q=1;swiftmount=9;x"), "a/b; q=1", "unreadable sets are cut too")
     }
 
     func testChmodOfAFifoKeepsItAFifo() throws {

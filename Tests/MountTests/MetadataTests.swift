@@ -92,7 +92,8 @@ final class MetadataTests: MountTestCase {
         try Shell.bash("""
             mkdir \(d) && cd \(d) && for i in $(seq 30); do printf $i > f$i; done
             head -c 3000000 /dev/urandom > big && chmod 600 f3 && chown 7:8 f4
-            touch -d '2001-02-03 04:05:06.123456789' f5 && mkfifo -m 640 fifo && mknod dev c 1 7
+            touch -d '2001-02-03 04:05:06.123456789' f5 && mkfifo -m 640 fifo && mknod dev c 1 7 && mknod blk b 8 1
+            python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('sock')"
             setfattr -n user.k -v v f6
             """)
         // %.9Y: mtime to the ns; %Z: ctime (moves on chmod, unlike the mtime).
@@ -102,11 +103,17 @@ final class MetadataTests: MountTestCase {
         XCTAssertTrue(before.contains("fifo fifo 640 0:0 0 "), before)
         XCTAssertNotNil(before.split(separator: "\n").first { $0.hasPrefix("dev character special file 644 0:0 0 ") && $0.hasSuffix(" 1:7") },
                         before)
+        XCTAssertTrue(before.contains("blk block special file ") && before.contains("sock socket "), before)
         let ctime = try Shell.bash("stat -c %.9Z \(Shell.quote(m.path("d/f5")))")
         Thread.sleep(forTimeInterval: 1.1)
         try Shell.bash("chmod 604 \(Shell.quote(m.path("d/f5")))")
         let after = try Shell.bash("stat -c '%.9Y %.9Z' \(Shell.quote(m.path("d/f5")))")
         XCTAssertTrue(after.hasPrefix("981173106.123456789 ") && !after.hasSuffix(ctime), "chmod moves the ctime only: \(ctime) → \(after)")
+        Thread.sleep(forTimeInterval: 1.1)
+        try Shell.bash("touch -a \(Shell.quote(m.path("d/f5")))")
+        let touched = try Shell.bash("stat -c '%.9Y %.9Z' \(Shell.quote(m.path("d/f5")))")
+        XCTAssertTrue(touched.hasPrefix("981173106.123456789 ") && touched != after,
+                      "touch -a (UTIME_OMIT for the mtime) keeps the mtime, moves the ctime: \(after) → \(touched)")
         let inode = try Shell.bash("stat -c %i \(Shell.quote(m.path("d/f7")))")
         try Shell.bash("mv \(Shell.quote(m.path("d/f7"))) \(Shell.quote(m.path("d/f7b")))")
         XCTAssertEqual(try Shell.bash("stat -c %i \(Shell.quote(m.path("d/f7b")))"), inode, "rename keeps the inode number")
@@ -116,7 +123,7 @@ final class MetadataTests: MountTestCase {
         mounts.removeAll()
         m = try mount()
         let lsLong = try Shell.bash("ls -l \(Shell.quote(m.path("d"))) | wc -l")
-        XCTAssertEqual(lsLong, "34\n", "total line and 33 names")
+        XCTAssertEqual(lsLong, "36\n", "total line and 35 names")
         XCTAssertEqual(try Shell.bash("cd \(Shell.quote(m.path("d"))) && stat -c '\(format) %.9Z' * | sort"), expected,
                        "a cold mount shows the same attributes, to the ns")
         // (The directory's own marker, d/, is read: markers keep their plain type for other clients.)
@@ -137,12 +144,15 @@ final class MetadataTests: MountTestCase {
         _ = try m.unmount()
         mounts.removeAll()
 
-        let dry = try Shell.run([MountedContainer.binary, "migrate-attrs", container, "--dry-run"], environment: env)
+        let dry = try Shell.run([MountedContainer.binary, "migrate-attrs", container, "--dry-run", "--min-age", "0"], environment: env)
         XCTAssertTrue(dry.stdout.contains("3 objects: 2 would update, 0 already current, 1 skipped"), dry.stdout + dry.stderr)
         XCTAssertEqual(try client.head(container: container, object: "old/b")?.contentType, "image/png", "a dry run changes nothing")
-        let run = try Shell.run([MountedContainer.binary, "migrate-attrs", container], environment: env)
+        let young = try Shell.run([MountedContainer.binary, "migrate-attrs", container], environment: env)
+        XCTAssertTrue(young.stdout.contains("3 objects: 0 updated, 0 already current, 3 skipped"),
+                      "objects changed in the last minute are left alone: " + young.stdout + young.stderr)
+        let run = try Shell.run([MountedContainer.binary, "migrate-attrs", container, "--min-age", "0"], environment: env)
         XCTAssertTrue(run.stdout.contains("3 objects: 2 updated"), run.stdout + run.stderr)
-        let again = try Shell.run([MountedContainer.binary, "migrate-attrs", container], environment: env)
+        let again = try Shell.run([MountedContainer.binary, "migrate-attrs", container, "--min-age", "0"], environment: env)
         XCTAssertTrue(again.stdout.contains("0 updated, 2 already current"), again.stdout + again.stderr)
         let a = try XCTUnwrap(try client.head(container: container, object: "old/a"))
         XCTAssertTrue(a.contentType.hasPrefix("text/plain;swiftmount=1;mtime=1500000000.250000000;"), a.contentType)
@@ -189,9 +199,15 @@ final class MetadataTests: MountTestCase {
         try Shell.bash("rsync -a \(Shell.quote(m.path("copy")))/ \(back)/")
         XCTAssertEqual(try Shell.run(["/usr/bin/diff", "-r", source, back]).status, 0, "diff -r is clean")
         XCTAssertEqual(try tree(back), try tree(source), "modes and mtimes came back")
-        // A second rsync finds nothing to do: sizes and mtimes match.
+        // A second rsync finds nothing to do: sizes and mtimes match, and the files' attributes
+        // come from listings (one page per directory), not a HEAD each.
+        let before = m.log.split(separator: "\n").count
         let again = try Shell.bash("rsync -ai \(source)/ \(Shell.quote(m.path("copy")))/")
         XCTAssertEqual(again, "", "rsync wanted to transfer again:\n\(again)")
+        let heads = m.log.split(separator: "\n").dropFirst(before).filter { line in
+            ["copy/big ", "copy/a/small ", "copy/a/b/deep "].contains { line.contains("trace: HEAD \(container)/\($0)") }
+        }
+        XCTAssertEqual(heads, [], "no HEAD for the files")
     }
 
     func testSwiftclientTreeAppearsWithItsMtimesAndMountTreeListsInSwiftclient() throws {

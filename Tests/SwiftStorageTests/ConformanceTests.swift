@@ -102,6 +102,11 @@ final class ConformanceTests: XCTestCase {
         _ = try call("copy of the manifest with a new type", .put, "/{C}/typed?multipart-manifest=get",
                      headers: [("X-Copy-From", "/{C}/big".replacingOccurrences(of: "{C}", with: c)),
                                ("Content-Type", typed.replacingOccurrences(of: "100600", with: "100444"))])
+        _ = try call("fresh metadata copy", .put, "/{C}/fresh", headers: [
+            ("X-Copy-From", "/{C}/dir/a%20b".replacingOccurrences(of: "{C}", with: c)), ("X-Fresh-Metadata", "true"),
+            ("X-Object-Meta-Color", "green")])
+        _ = try call("only the request's metadata", .head, "/{C}/fresh")
+        _ = try call("delete fresh copy", .delete, "/{C}/fresh")
         _ = try call("types listed", .get, "/{C}?format=json&prefix=typed", normalize: listing)
         _ = try call("slo type listed", .get, "/{C}?format=json&prefix=big", normalize: listing)
         _ = try call("delete typed copy", .delete, "/{C}/typed")

@@ -29,10 +29,13 @@ public struct FileTime: Sendable, Equatable, Comparable {
         return FileTime(seconds: ts.tv_sec, nanoseconds: ts.tv_nsec)
     }
 
-    /// "seconds.nanoseconds", nine digits: swiftclient and rclone read it as a float of seconds.
+    /// "seconds.nanoseconds", nine digits: swiftclient and rclone read it as a float of seconds
+    /// (before 1970 too: -2.5 s is seconds -3 plus 0.5 s).
     public var text: String {
-        let fraction = String(nanoseconds)
-        return "\(seconds)." + String(repeating: "0", count: 9 - fraction.count) + fraction
+        let negative = seconds < 0 && nanoseconds > 0
+        let whole = negative ? "-\(-(seconds + 1))" : String(seconds)
+        let fraction = String(negative ? 1_000_000_000 - nanoseconds : nanoseconds)
+        return whole + "." + String(repeating: "0", count: 9 - fraction.count) + fraction
     }
 
     /// Reads `text` exactly (digits, optionally a point and up to nine more); other clients'
@@ -88,7 +91,7 @@ public struct FileAttributes: Sendable {
     /// Attributes from an object's user metadata (`X-Object-Meta-*`, names lower-case).
     init(kind: FileKind, size: Int, metadata: [String: String], lastModified: Date?, linkTarget: String? = nil) {
         let mode = metadata[ObjectMetadata.modeKey].flatMap { UInt32($0, radix: 8) }
-        let special = mode.map { $0 & ObjectMetadata.specialTypeMask }.flatMap { ObjectMetadata.specialTypes.contains($0) ? $0 : nil }
+        let special = ObjectMetadata.specialType(mode)
         self.init(kind: kind == .file && size == 0 ? special.map(FileKind.special) ?? kind : kind, size: size,
                   mtime: ObjectMetadata.time(metadata, ObjectMetadata.mtimeKey) ?? lastModified.map(FileTime.init) ?? FileTime(seconds: 0),
                   ctime: ObjectMetadata.time(metadata, ObjectMetadata.ctimeKey),

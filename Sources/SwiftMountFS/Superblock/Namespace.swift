@@ -30,6 +30,9 @@ final class Namespace: @unchecked Sendable {
         /// The attributes are the object's own (read, written, or listed with our parameters),
         /// not a listing's guess.
         var exact: Bool
+        /// The mount stored this itself: kept through sweeps for a while, because a listing may
+        /// not show a new object yet and must not make it look absent.
+        var written = false
     }
 
     private let lock = NSLock()
@@ -46,6 +49,8 @@ final class Namespace: @unchecked Sendable {
     private var order: [ObjectPath: (names: [String], index: [String: Int])] = [:]
     /// Where the last stat in a directory was, in listing order: the next one starts read-ahead.
     private var lastStat: [ObjectPath: Int] = [:]
+    /// Directories whose first listing page a lookup read, until when it is not read again.
+    private var firstPageTried: [ObjectPath: Date] = [:]
     /// Objects being read, so a stat waits for the read already under way.
     private var inflight: [ObjectPath: Pending<Entry?>] = [:]
     private let readAhead: WorkerPool
@@ -53,6 +58,10 @@ final class Namespace: @unchecked Sendable {
     private let dirTTL: Double
     private var hits = 0
     private var misses = 0
+    private let cacheLimit: Int
+    private var lastSweep = Date.distantPast
+    /// How long the mount's own writes survive sweeps (container listings lag behind PUTs).
+    private static let writtenGrace: Double = 300
     /// Directories up to this size are listed again, rather than asked about one missing name
     /// (a HEAD and a listing), when their cached listing has expired.
     private static let relistLimit = 1000
@@ -63,6 +72,7 @@ final class Namespace: @unchecked Sendable {
         self.attrTTL = options.attrTimeout
         self.dirTTL = options.dirCacheTTL
         self.exactAttributes = options.attributesFrom == .objects
+        self.cacheLimit = options.attrCacheEntries
         self.logger = logger
         readAhead = WorkerPool(name: "stat", threads: 8)
     }
@@ -98,6 +108,10 @@ final class Namespace: @unchecked Sendable {
         if isKnownAbsent(path) { count(hit: true); throw FSError(ENOENT) }
         // Checking absence may have listed the parent again, which fills the cache.
         if let known = cached(path) { count(hit: true); return known }
+        if !path.isRoot, listFirstPage(path.parent) {
+            if let known = cached(path) { count(hit: true); return known }
+            if isKnownAbsent(path) { count(hit: true); throw FSError(ENOENT) }
+        }
         count(hit: false)
         lock.lock()
         let stale = cache[path]
@@ -151,10 +165,11 @@ final class Namespace: @unchecked Sendable {
         if path.isRoot {
             // The root's attributes live in the container's metadata.
             let metadata = (try? client.containerMetadata(container)) ?? [:]
-            return remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: Date()), metadata: metadata)
+            return remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: Date()), metadata: metadata,
+                            written: false)
         }
         if hint != .directory, let info = try client.head(container: container, object: path.key, policy: policy) {
-            return remember(path, attributes(path, info), metadata: info.metadata)
+            return remember(path, attributes(path, info), metadata: info.metadata, written: false)
         }
         // No object: a directory exists if anything is stored under its prefix; its marker, if
         // any, lists first and holds its metadata.
@@ -174,7 +189,7 @@ final class Namespace: @unchecked Sendable {
             lastModified = info.lastModified ?? lastModified
         }
         return remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: lastModified),
-                        metadata: metadata)
+                        metadata: metadata, written: false)
     }
 
     /// What an object's HEAD says of `path`.
@@ -228,8 +243,30 @@ final class Namespace: @unchecked Sendable {
     }
 
     func list(_ directory: ObjectPath, policy: SwiftClient.RetryPolicy? = nil) throws -> [DirectoryEntry] {
+        let entries = try client.listAll(container: container, prefix: directory.directoryPrefix, delimiter: "/", policy: policy)
+        return absorb(entries, of: directory, complete: true)
+    }
+
+    /// A lookup in a directory not listed lately (rsync, `stat` by name, a create): one page of
+    /// its listing answers for the name and its siblings, where a HEAD would answer for one. A
+    /// directory of up to a page is then known whole (misses need no request); a bigger one
+    /// leaves the names of its first page. Tried once per `dir_cache_ttl`. Returns whether it listed.
+    private func listFirstPage(_ directory: ObjectPath) -> Bool {
+        let now = Date()
+        let due = lock.withLock {
+            guard listed[directory] == nil, (firstPageTried[directory] ?? .distantPast) <= now else { return false }
+            firstPageTried[directory] = now.addingTimeInterval(dirTTL)
+            return true
+        }
+        guard due, let page = try? client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/",
+                                                 limit: Self.relistLimit, policy: .quick) else { return false }
+        _ = absorb(page, of: directory, complete: page.count < min(Self.relistLimit, client.listingLimit))
+        return true
+    }
+
+    /// Caches what a listing of `directory` says; a `complete` one also tells what is absent.
+    private func absorb(_ entries: [ListingEntry], of directory: ObjectPath, complete: Bool) -> [DirectoryEntry] {
         let prefix = directory.directoryPrefix
-        let entries = try client.listAll(container: container, prefix: prefix, delimiter: "/", policy: policy)
         var seen = Set<String>()
         var result: [DirectoryEntry] = []
         /// Whether a listed object's size can be trusted (see `Entry.verified`).
@@ -245,13 +282,15 @@ final class Namespace: @unchecked Sendable {
                 // The directory's own marker object lists as an empty name.
                 if child.isEmpty { continue }
                 let kind = Self.kind(contentType: object.contentType, size: object.bytes, symlink: object.symlinkPath != nil)
-                let listed = ListedAttributes.parse(object.contentType)
+                // Parameters another client's later change left behind describe nothing.
+                let listed = ListedAttributes.parse(object.contentType).flatMap {
+                    ListedAttributes.isCurrent($0, lastModified: object.lastModified) ? $0 : nil
+                }
                 item = DirectoryEntry(name: child, attributes: FileAttributes(
                     kind: kind, size: kind == .symlink ? 0 : object.bytes, metadata: listed?.metadata ?? [:],
                     lastModified: object.lastModified ?? Date(timeIntervalSince1970: 0)))
                 // A symlink's size is its target's length, which only its object tells.
-                item.exact = listed.map { ListedAttributes.isCurrent($0, lastModified: object.lastModified) } == true
-                    && kind != .symlink
+                item.exact = listed != nil && kind != .symlink
                 // A dynamic large object lists as 0 bytes: other empty-looking files are read.
                 verified[child] = item.attributes.size > 0 || (listed.map { !$0.dynamicManifest } ?? false)
             }
@@ -261,22 +300,27 @@ final class Namespace: @unchecked Sendable {
         lock.lock()
         let now = Date()
         let expires = now.addingTimeInterval(attrTTL)
-        // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
-        // PUT (container updates are asynchronous), and "absent" must never hide our own file.
-        var names = Set(result.map(\.name))
-        for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot { names.insert(path.name) }
-        listed[directory] = (names, now.addingTimeInterval(dirTTL))
-        let ordered = result.map(\.name)
-        order[directory] = (ordered, Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
-        lastStat[directory] = nil
+        if complete {
+            // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
+            // PUT (container updates are asynchronous), and "absent" must never hide our own file.
+            var names = Set(result.map(\.name))
+            for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot { names.insert(path.name) }
+            listed[directory] = (names, now.addingTimeInterval(dirTTL))
+            let ordered = result.map(\.name)
+            order[directory] = (ordered, Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
+            lastStat[directory] = nil
+        }
         for index in result.indices {
             let item = result[index]
             let child = directory.child(item.name)
             // What was read from the object stays while fresh and the listing agrees on its size
-            // (a listing has no metadata, and a pseudo-directory not even an mtime).
+            // (a listing has no metadata, and a pseudo-directory not even an mtime), or is older
+            // than it: listings lag behind writes (container updates are asynchronous), and a
+            // file the mount just stored must not show its previous version's size.
             if let known = cache[child], known.metadata != nil, known.expires > now,
                known.attributes.kind == item.attributes.kind,
-               item.attributes.kind == .directory || known.attributes.size == item.attributes.size {
+               item.attributes.kind == .directory || known.attributes.size == item.attributes.size
+                || item.attributes.ctime < known.attributes.ctime {
                 result[index] = DirectoryEntry(name: item.name, attributes: known.attributes, exact: known.verified)
                 continue
             }
@@ -288,8 +332,26 @@ final class Namespace: @unchecked Sendable {
             // What stat shows now: the listing itself with attrs_from=listing.
             result[index].exact = entry.verified && (item.exact || !exactAttributes)
         }
+        sweepIfFull(now)
         lock.unlock()
         return result
+    }
+
+    /// Keeps the cache near `attr_cache_entries`: past it, entries whose `attr_timeout` is over
+    /// go (they only served as a fallback while Swift is unreachable), except what the mount
+    /// wrote in the last minutes; so do expired negative entries and directory listings. Fresh
+    /// entries stay, so one listing larger than the limit is held until it expires. At most one
+    /// sweep per `attr_timeout` (each walks the whole cache). Called with the lock held.
+    private func sweepIfFull(_ now: Date) {
+        guard cache.count > cacheLimit, now.timeIntervalSince(lastSweep) >= max(attrTTL, 1) else { return }
+        lastSweep = now
+        let keepWritten = now.addingTimeInterval(attrTTL - Self.writtenGrace)
+        cache = cache.filter { $0.value.expires >= now || ($0.value.written && $0.value.expires >= keepWritten) }
+        absent = absent.filter { $0.value >= now }
+        listed = listed.filter { $0.value.expires >= now }
+        order = order.filter { listed[$0.key] != nil }
+        lastStat = lastStat.filter { order[$0.key] != nil }
+        firstPageTried = firstPageTried.filter { $0.value > now }
     }
 
     /// Creates a directory marker carrying `metadata` (mode and owner, when not the defaults).
@@ -334,14 +396,17 @@ final class Namespace: @unchecked Sendable {
     }
 
     /// Records what the mount itself stored (or just read) at `path`.
+    /// `written`: the mount stored it (rather than read it).
     @discardableResult
-    func remember(_ path: ObjectPath, _ attributes: FileAttributes, metadata: [String: String]) -> Entry {
-        let entry = Entry(attributes: attributes, expires: Date().addingTimeInterval(attrTTL), verified: true, metadata: metadata,
-                          exact: true)
+    func remember(_ path: ObjectPath, _ attributes: FileAttributes, metadata: [String: String], written: Bool = true) -> Entry {
+        let now = Date()
+        let entry = Entry(attributes: attributes, expires: now.addingTimeInterval(attrTTL), verified: true, metadata: metadata,
+                          exact: true, written: written)
         lock.lock()
         cache[path] = entry
         absent[path] = nil
         if !path.isRoot { listed[path.parent]?.names.insert(path.name) }
+        sweepIfFull(now)
         lock.unlock()
         return entry
     }

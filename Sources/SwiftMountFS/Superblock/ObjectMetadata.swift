@@ -22,6 +22,24 @@ enum ObjectMetadata {
     /// A FIFO, socket or device keeps its S_IFMT bits in its mode; nothing else does.
     static let specialTypeMask: UInt32 = 0o170000
     static let specialTypes: Set<UInt32> = [0o010000, 0o140000, 0o020000, 0o060000]
+
+    /// The S_IFMT bits of a FIFO, socket or device mode; nil for any other mode.
+    static func specialType(_ mode: UInt32?) -> UInt32? {
+        mode.map { $0 & specialTypeMask }.flatMap { specialTypes.contains($0) ? $0 : nil }
+    }
+
+    /// Records a change's time, unless one more item would pass Swift's metadata limits (the
+    /// ctime then reads as the mtime): a chmod must not fail for want of room for its own stamp.
+    static func stamp(ctime: FileTime, in metadata: inout [String: String], limits: ClusterInfo.MetadataLimits) {
+        var stamped = metadata
+        stamped[ctimeKey] = ctime.text
+        if fits(stamped, limits) { metadata = stamped }
+    }
+
+    static func fits(_ metadata: [String: String], _ limits: ClusterInfo.MetadataLimits) -> Bool {
+        metadata.count <= limits.count
+            && metadata.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) <= limits.overallSize
+    }
     /// The text a symlink made by this mount points to (readlink's answer, kept exactly).
     static let symlinkKey = "symlink-target"
     static let xattrPrefix = "user."
@@ -83,8 +101,7 @@ public enum MetadataChange: Sendable {
         switch self {
         case .mode(let mode):
             // A FIFO, socket or device stays one.
-            let type = metadata[ObjectMetadata.modeKey].flatMap { UInt32($0, radix: 8) }
-                .map { $0 & ObjectMetadata.specialTypeMask }.flatMap { ObjectMetadata.specialTypes.contains($0) ? $0 : nil } ?? 0
+            let type = ObjectMetadata.specialType(metadata[ObjectMetadata.modeKey].flatMap { UInt32($0, radix: 8) }) ?? 0
             metadata[ObjectMetadata.modeKey] = String(type | mode & 0o7777, radix: 8)
         case .owner(let uid, let gid):
             if let uid { metadata[ObjectMetadata.uidKey] = String(uid) }
@@ -107,11 +124,10 @@ public enum MetadataChange: Sendable {
             guard let key = ObjectMetadata.key(forAttribute: name) else { throw FSError(ENOTSUP) }
             guard metadata.removeValue(forKey: key) != nil else { throw FSError(ENODATA) }
         }
-        metadata[ObjectMetadata.ctimeKey] = now.text
-        guard metadata.count <= limits.count,
-              metadata.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) <= limits.overallSize else {
+        guard ObjectMetadata.fits(metadata, limits) else {
             throw FSError(ENOSPC, "Swift allows \(limits.count) metadata items of \(limits.overallSize) bytes in all")
         }
+        ObjectMetadata.stamp(ctime: now, in: &metadata, limits: limits)
         original = metadata
     }
 }
@@ -193,20 +209,37 @@ enum ListedAttributes {
     /// every PUT, COPY and POST, and the mount sets the ctime just before each of its own, so a
     /// listing much newer than the ctime means another client changed the object (a POST of
     /// new metadata keeps the old Content-Type). The slack covers quick retries and small clock
-    /// skew; beyond it the object is read (slower, never wrong). Another client's POST within
-    /// the slack of the mount's own change goes unnoticed (docs/SEMANTICS.md says so).
+    /// skew; beyond it, either way, the object is read (slower, never wrong). Another client's
+    /// POST within the slack of the mount's own change goes unnoticed (docs/SEMANTICS.md says so).
     static func isCurrent(_ parsed: Parsed, lastModified: Date?) -> Bool {
-        guard let lastModified else { return false }
-        let changed = parsed.metadata[ObjectMetadata.ctimeKey].flatMap(FileTime.init(text:))
-            ?? parsed.metadata[ObjectMetadata.mtimeKey].flatMap(FileTime.init(text:)) ?? FileTime(seconds: 0)
-        return lastModified.timeIntervalSince1970 <= Double(changed.seconds) + 1 + currentSlack
+        guard let lastModified, let ctime = parsed.metadata[ObjectMetadata.ctimeKey].flatMap(FileTime.init(text:)) else {
+            return false
+        }
+        // Both ways: a clock ahead of Swift's would otherwise widen the window without bound.
+        return abs(lastModified.timeIntervalSince1970 - (Double(ctime.seconds) + Double(ctime.nanoseconds) / 1e9)) <= currentSlack
     }
 
     static let currentSlack: Double = 10
 
-    /// The Content-Type without our parameters (another client's own parameters stay).
+    /// The Content-Type without our parameters, read or not (another version's must not pile
+    /// up); another client's own parameters stay.
     static func media(_ contentType: String) -> String {
-        parse(contentType)?.media ?? contentType
+        let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
+        guard let start = parts.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(marker + "=") }),
+              start > 0 else { return contentType }
+        return parts[..<start].joined(separator: ";")
+    }
+
+    /// The Content-Type for an object Swift describes as `info` once its metadata is `metadata`.
+    /// Directory markers and symlinks keep their plain types: other clients (and older
+    /// swiftmounts) know them by those, and their listed attributes would not be enough anyway.
+    static func contentType(for info: ObjectInfo, metadata: [String: String]) -> String {
+        let media = media(info.contentType)
+        let type = mediaType(media)
+        if type == Namespace.directoryContentType || type == Namespace.symlinkContentType || info.symlinkTarget != nil {
+            return media
+        }
+        return contentType(media: media, metadata: metadata, dynamicManifest: info.dynamicManifest != nil)
     }
 
     /// The media type alone, lower case (what tells a directory marker or a symlink).

@@ -144,7 +144,7 @@ final class FileWriter: @unchecked Sendable {
     /// The metadata the object starts from; nil until the replaced object has been read.
     private var baseMetadata: [String: String]?
     /// Changes made while the file is open, applied over `baseMetadata` at each commit.
-    private var changes: [MetadataChange] = []
+    private var changes: [(change: MetadataChange, at: FileTime)] = []
     /// What the last commit stored.
     private(set) var storedMetadata: [String: String] = [:]
     /// The object's Content-Type without our parameters, when it had one (nil: guessed from the name).
@@ -220,12 +220,12 @@ final class FileWriter: @unchecked Sendable {
 
     /// Takes a metadata change (checked against Swift's limits now, stored by the next commit).
     /// Returns false if no commit is due, so the caller must store it on the object itself.
-    func change(_ change: MetadataChange) throws -> Bool {
+    func change(_ change: MetadataChange, at now: FileTime) throws -> Bool {
         lock.lock()
         defer { lock.unlock() }
         var check = metadata(over: baseMetadata ?? [:])
-        try change.apply(to: &check, limits: context.metadataLimits, now: context.now)
-        changes.append(change)
+        try change.apply(to: &check, limits: context.metadataLimits, now: now)
+        changes.append((change, now))
         return dirty && failure == nil
     }
 
@@ -233,18 +233,19 @@ final class FileWriter: @unchecked Sendable {
     private func metadata(over base: [String: String]) -> [String: String] {
         var metadata = base
         if stageExisting == nil { metadata[ObjectMetadata.mtimeKey] = nil }
-        let now = context.now
-        for change in changes { try? change.apply(to: &metadata, limits: context.metadataLimits, now: now) }
+        // Each at its own time: the ctime a stat shows must not move with every look.
+        for (change, at) in changes { try? change.apply(to: &metadata, limits: context.metadataLimits, now: at) }
         return metadata
     }
 
     /// The metadata headers of a commit, the mtime now unless one was set, and the Content-Type
-    /// that carries the attributes into listings.
+    /// that carries the attributes into listings. Built just before the request that stores the
+    /// object (a manifest's after its segments), so the ctime is close to Swift's timestamp.
     private func metadataHeaders(base: [String: String], segmented: Bool) -> [(name: String, value: String)] {
         var metadata = metadata(over: base)
-        let now = context.now.text
-        if metadata[ObjectMetadata.mtimeKey] == nil { metadata[ObjectMetadata.mtimeKey] = now }
-        metadata[ObjectMetadata.ctimeKey] = now
+        let now = context.now
+        if metadata[ObjectMetadata.mtimeKey] == nil { metadata[ObjectMetadata.mtimeKey] = now.text }
+        ObjectMetadata.stamp(ctime: now, in: &metadata, limits: context.metadataLimits)
         storedMetadata = metadata
         let type = ListedAttributes.contentType(media: media ?? MediaTypes.guess(path.key), metadata: metadata,
                                                 dynamicManifest: segmented && context.manifest == .dlo)
@@ -437,8 +438,9 @@ final class FileWriter: @unchecked Sendable {
         context.transfers.end(transfer, record: !untouched)
     }
 
-    /// Stores the object; returns only when Swift has it, or throws why not. Returns false when
-    /// the file was unlinked (nothing is stored under its name).
+    /// Stores the object; returns only when Swift has it, or throws why not. Returns whether this
+    /// call stored it: false when nothing changed since the last commit, or the file was
+    /// unlinked (nothing is stored under its name).
     @discardableResult
     func commit() throws -> Bool {
         lock.lock()
@@ -451,7 +453,7 @@ final class FileWriter: @unchecked Sendable {
             aborted = true
             throw failure
         }
-        guard dirty else { return true }
+        guard dirty else { return false }
         transfer.set(.storing)
         do {
             if let staged {
@@ -479,17 +481,18 @@ final class FileWriter: @unchecked Sendable {
             if baseMetadata == nil { baseMetadata = old.metadata }
             if media == nil { media = old.media }
         }
-        let headers = metadataHeaders(base: baseMetadata ?? [:], segmented: upload != nil)
+        let base = baseMetadata ?? [:]
         if let upload {
             if !buffer.isEmpty {
                 var last: [UInt8] = []
                 swap(&last, &buffer)
                 try upload.submit(last)
             }
-            manifested = try finish(upload, size: size, keepingFirst: manifested, headers: headers)
+            manifested = try finish(upload, size: size, keepingFirst: manifested,
+                                    headers: { metadataHeaders(base: base, segmented: true) })
         } else {
             // Kept, not cleared: a later write may extend the file and commit it again.
-            try putWhole(held.flatMap { $0 } + buffer, headers: headers)
+            try putWhole(held.flatMap { $0 } + buffer, headers: metadataHeaders(base: base, segmented: false))
         }
         replaced?.deleteOldSegments(keeping: upload?.prefix, context: context)
         replaced = ReplacedObject.none
@@ -501,9 +504,9 @@ final class FileWriter: @unchecked Sendable {
     private func store(_ staged: StagedFile) throws {
         let old = try ReplacedObject.find(path: path, context: context)
         if media == nil { media = old.media }
-        let headers = metadataHeaders(base: baseMetadata ?? old.metadata, segmented: staged.size > context.threshold)
+        let base = baseMetadata ?? old.metadata
         guard staged.size > context.threshold else {
-            try putWhole(staged.read(offset: 0, count: staged.size), headers: headers)
+            try putWhole(staged.read(offset: 0, count: staged.size), headers: metadataHeaders(base: base, segmented: false))
             old.deleteOldSegments(keeping: nil, context: context)
             return
         }
@@ -523,7 +526,7 @@ final class FileWriter: @unchecked Sendable {
             throw error
         }
         defer { upload.end() }
-        _ = try finish(upload, size: staged.size, keepingFirst: 0, headers: headers)
+        _ = try finish(upload, size: staged.size, keepingFirst: 0, headers: { metadataHeaders(base: base, segmented: true) })
         old.deleteOldSegments(keeping: upload.prefix, context: context)
     }
 
@@ -537,10 +540,10 @@ final class FileWriter: @unchecked Sendable {
     /// Waits for `upload`'s segments and stores the manifest; returns the segment count. On
     /// failure, the segments after the first `kept` (those a stored manifest refers to) are deleted.
     private func finish(_ upload: SegmentedUpload, size: Int, keepingFirst kept: Int,
-                        headers: [(name: String, value: String)]) throws -> Int {
+                        headers: () -> [(name: String, value: String)]) throws -> Int {
         do {
             let segments = try upload.waitForSegments()
-            try context.putManifest(object: path.key, upload: upload, segments: segments, headers: headers)
+            try context.putManifest(object: path.key, upload: upload, segments: segments, headers: headers())
             context.logger.info("stored \(path) (\(size) bytes, \(segments.count) segments, \(context.manifest.rawValue))")
             return segments.count
         } catch SwiftError.outcomeUnknown(let why) {

@@ -18,9 +18,8 @@ extension SwiftClient {
 
     /// A symlink made with the symlink middleware; `target` is an `X-Symlink-Target` value
     /// (see `symlinkTarget`), or nil for a plain object that only says it is a symlink.
-    public func putSymlink(container: String, object: String, target: String?, metadata: [String: String],
-                           contentType: String = "application/symlink") throws {
-        var headers = Self.metadataHeaders(metadata) + [("Content-Type", contentType)]
+    public func putSymlink(container: String, object: String, target: String?, metadata: [String: String]) throws {
+        var headers = Self.metadataHeaders(metadata) + [("Content-Type", "application/symlink")]
         if let target { headers.append(("X-Symlink-Target", target)) }
         try put(container: container, object: object, body: [], headers: headers)
     }

@@ -14,7 +14,7 @@ let package = Package(
         .executable(name: "swiftmount", targets: ["swiftmount"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // clouds.yaml / secure.yaml, as the OpenStack client reads them.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],

@@ -180,7 +180,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         if namespace.attributes(p, info).kind == .directory { throw FSError(EISDIR) }
         let manifest = try client.manifest(container: container, object: p.key, info: info)
         try client.delete(container: container, object: p.key)
-        namespace.forget(p)
+        namespace.removed(p, etag: info.etag)
         return manifest
     }
 
@@ -224,6 +224,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             } else {
                 try renameObject(source.key, to: target.key)
             }
+            return
         }
         namespace.forget(source)
         namespace.forget(target)
@@ -238,10 +239,18 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         var metadata = info.metadata
         ObjectMetadata.stamp(ctime: uploads.now, in: &metadata, limits: cluster.metadataLimits)
         try client.copy(container: container, from: from, to: to, manifestOnly: isManifest,
-                        headers: SwiftClient.metadataHeaders(metadata) + [
+                        headers: SwiftClient.metadataHeaders(metadata) + info.keptHeaders + [
                             ("X-Fresh-Metadata", "true"),
                             ("Content-Type", ListedAttributes.contentType(for: info, metadata: metadata))])
+        // (A directory's marker, name/, is not a file: the directory rename forgets both paths.)
+        let isMarker = from.hasSuffix("/")
+        if !isMarker {
+            var copied = info
+            copied.metadata = metadata
+            namespace.remember(ObjectPath(to), namespace.attributes(ObjectPath(to), copied), metadata: metadata)
+        }
         try client.delete(container: container, object: from)
+        if !isMarker { namespace.removed(ObjectPath(from), etag: info.etag) }
         replaced.deleteOldSegments(keeping: nil, context: uploads)
     }
 
@@ -254,6 +263,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         ObjectMetadata.stamp(ctime: uploads.now, in: &metadata, limits: cluster.metadataLimits)
         try storeSymlink(to, text: text, metadata: metadata)
         try client.delete(container: container, object: from.key)
+        namespace.removed(from, etag: nil)
     }
 
     private func renameDirectory(_ from: ObjectPath, to: ObjectPath) throws {
@@ -504,9 +514,14 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     /// name before the data. Other closes leave the commit to a later close, or to release.
     public func flush(handle: UInt64, caller: Int32) throws {
         guard case .writer(let writer) = try file(handle), !process(caller, stillHolds: writer.path),
-              caller == writer.opener || !process(writer.opener, stillHolds: writer.path),
-              try writer.commit() else { return }
-        namespace.remember(writer.path, writer.storedAttributes, metadata: writer.storedMetadata)
+              caller == writer.opener || !process(writer.opener, stillHolds: writer.path) else { return }
+        try commit(writer)
+    }
+
+    /// Stores what the writer has; when that stored something, the namespace learns it (a
+    /// listing that lags behind the write must not hide or shrink the file).
+    private func commit(_ writer: FileWriter) throws {
+        if try writer.commit() { namespace.remember(writer.path, writer.storedAttributes, metadata: writer.storedMetadata) }
     }
 
     /// Whether a process has a descriptor open on `path` of this mount (after closing one).
@@ -527,7 +542,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     /// manifest for a large file), and writing goes on.
     public func fsync(handle: UInt64) throws {
         guard case .writer(let writer) = try file(handle) else { return }
-        try writer.commit()
+        try commit(writer)
     }
 
     public func release(handle: UInt64) {
@@ -542,7 +557,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             reader.close()
         case .writer(let writer):
             // Normally flush already committed; this covers a writer closed without one.
-            _ = try? writer.commit()
+            try? commit(writer)
             writer.close()
         case nil:
             break
@@ -564,8 +579,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
                                 metadata: info.metadata, contentType: info.contentType)
         defer { writer.close() }
         try writer.truncate(to: size)
-        try writer.commit()
-        namespace.remember(p, writer.storedAttributes, metadata: writer.storedMetadata)
+        try commit(writer)
     }
 
     // MARK: - Metadata, symlinks and extended attributes
@@ -607,11 +621,13 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             try client.setMetadata(container: container, object: key, metadata: metadata)
         case (let info?, _):
             guard try client.setMetadata(container: container, object: key, metadata: metadata, dynamicManifest: info.dynamicManifest,
+                                         keeping: info.keptHeaders,
                                          contentType: ListedAttributes.contentType(for: info, metadata: metadata)) else {
                 namespace.forget(p)
                 throw FSError(ENOENT)
             }
         }
+        writer(for: p)?.adopt(change, at: now)
         namespace.remember(p, FileAttributes(kind: attributes.kind, size: attributes.size, metadata: metadata,
                                              lastModified: info?.lastModified ?? Date(), linkTarget: attributes.linkTarget),
                            metadata: metadata)

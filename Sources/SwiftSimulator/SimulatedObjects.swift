@@ -48,8 +48,12 @@ extension ClusterState {
                 }
             }
             // X-Fresh-Metadata: the copy has only the request's metadata.
-            if r.header("X-Fresh-Metadata")?.lowercased() == "true" { new.metadata = [:] }
+            if r.header("X-Fresh-Metadata")?.lowercased() == "true" {
+                new.metadata = [:]
+                new.kept = [:]
+            }
             new.metadata.merge(Self.metadata(from: r, prefix: "x-object-meta-")) { $1 }
+            new.kept.merge(Self.kept(from: r)) { $1 }
             if let type = r.header("Content-Type") { new.contentType = type }
             new.lastModified = now
         } else if r.query["multipart-manifest"] == "put" {
@@ -76,6 +80,7 @@ extension ClusterState {
                 if r.header("Content-Type") == nil { new.contentType = "application/symlink" }
             }
         }
+        if r.header("X-Copy-From") == nil { new.kept = Self.kept(from: r) }
         if let refusal = metadataRefusal(new.metadata) { return refusal }
         guard r.body.count <= settings.maxFileSize else { return reply(413, body: "Your request is too large.") }
         // container_quotas adds the request's body to what the container holds, replaced or not.
@@ -187,6 +192,7 @@ extension ClusterState {
         }
         if case .symlink(let target) = found.kind { headers["X-Symlink-Target"] = target }
         for (k, v) in found.metadata { headers["X-Object-Meta-" + k] = v }
+        for (k, v) in found.kept { headers[k] = v }
         headers["Content-Type"] = found.contentType
         headers["Last-Modified"] = Self.httpDate(found.lastModified)
         headers["Accept-Ranges"] = "bytes"
@@ -243,6 +249,7 @@ extension ClusterState {
         guard var found = stored(account, container, object) else { return reply(404, body: "Not Found") }
         // Swift's POST replaces all user metadata; a DLO's manifest goes unless it is sent again.
         found.metadata = Self.metadata(from: r, prefix: "x-object-meta-")
+        found.kept = Self.kept(from: r)
         if let refusal = metadataRefusal(found.metadata) { return refusal }
         if let type = r.header("Content-Type") { found.contentType = type }
         // Swift gives a POST a new, later timestamp: HEAD's Last-Modified and the listing move.

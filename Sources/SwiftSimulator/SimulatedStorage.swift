@@ -27,6 +27,8 @@ struct StoredObject {
     var metadata: [String: String]
     var lastModified: Date
     var kind: Kind
+    /// Content-Disposition, X-Delete-At and the other headers a POST replaces (lower-case names).
+    var kept: [String: String] = [:]
 
     /// What a listing says of its size.
     var listedBytes: Int {
@@ -142,6 +144,12 @@ struct ClusterState {
 
     /// User metadata as Swift stores it: `_` in names becomes `-` (the WSGI environment folds
     /// them), values lose surrounding spaces.
+    static func kept(from r: SimRequest) -> [String: String] {
+        var kept: [String: String] = [:]
+        for name in ObjectInfo.postReplacedHeaders { kept[name] = r.header(name) }
+        return kept
+    }
+
     static func metadata(from r: SimRequest, prefix: String) -> [String: String] {
         var meta: [String: String] = [:]
         for (name, value) in r.headers where name.hasPrefix(prefix) {

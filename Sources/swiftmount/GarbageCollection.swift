@@ -7,29 +7,10 @@ import SwiftStorage
 /// `swiftmount gc --trusts [--delete] -o service_credentials=FILE[,service_cloud=NAME]`: trusts
 /// the service user holds that no mount on this machine holds (left by killed daemons).
 func runGarbageCollection(_ args: [String]) -> Int32 {
-    var container: String?
-    var delete = false, trusts = false
-    var grace: Double = 3600
-    var optionItems: [String] = []
-    var i = 0
-    while i < args.count {
-        switch args[i] {
-        case "--delete": delete = true
-        case "--trusts": trusts = true
-        case "--grace":
-            i += 1
-            guard i < args.count, let g = Double(args[i]), g >= 0 else { fail(.usage, "--grace needs seconds") }
-            grace = g
-        case "-o":
-            i += 1
-            guard i < args.count else { fail(.usage, "-o needs options") }
-            optionItems += args[i].split(separator: ",").map(String.init)
-        default:
-            guard container == nil, !args[i].hasPrefix("-") else { fail(.usage, "unexpected \(args[i])\n\(usage)") }
-            container = args[i]
-        }
-        i += 1
-    }
+    let parsed = SubcommandArguments(args, flags: ["--delete", "--trusts"], secondsFlags: ["--grace"])
+    let container = parsed.container, optionItems = parsed.options
+    let delete = parsed.flags.contains("--delete"), trusts = parsed.flags.contains("--trusts")
+    let grace = parsed.seconds["--grace"] ?? 3600
     guard trusts || container != nil else { fail(.usage, "gc needs a CONTAINER (or --trusts)\n\(usage)") }
     let options = loadOptions(optionItems, container: container ?? "", mountpoint: nil)
     LoggingSystem.bootstrap { _ in RoutedLogHandler() }

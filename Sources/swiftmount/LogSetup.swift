@@ -67,8 +67,7 @@ struct RoutedLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        LogRouting.shared.write(level, message.description)
+    func log(event: LogEvent) {
+        LogRouting.shared.write(event.level, event.message.description)
     }
 }

@@ -5,29 +5,9 @@ import SwiftStorage
 
 /// `swiftmount migrate-attrs CONTAINER [--dry-run] [--min-age SECONDS] [-o options]`: see AttributeMigration.
 func runMigrateAttrs(_ args: [String]) -> Int32 {
-    var container: String?
-    var dryRun = false
-    var minimumAge: Double = 60
-    var optionItems: [String] = []
-    var i = 0
-    while i < args.count {
-        switch args[i] {
-        case "--dry-run": dryRun = true
-        case "--min-age":
-            i += 1
-            guard i < args.count, let age = Double(args[i]), age >= 0 else { fail(.usage, "--min-age needs seconds") }
-            minimumAge = age
-        case "-o":
-            i += 1
-            guard i < args.count else { fail(.usage, "-o needs options") }
-            optionItems += args[i].split(separator: ",").map(String.init)
-        default:
-            guard container == nil, !args[i].hasPrefix("-") else { fail(.usage, "unexpected \(args[i])\n\(usage)") }
-            container = args[i]
-        }
-        i += 1
-    }
-    guard let container else { fail(.usage, "migrate-attrs needs a CONTAINER\n\(usage)") }
+    let parsed = SubcommandArguments(args, flags: ["--dry-run"], secondsFlags: ["--min-age"])
+    let dryRun = parsed.flags.contains("--dry-run"), minimumAge = parsed.seconds["--min-age"] ?? 60, optionItems = parsed.options
+    guard let container = parsed.container else { fail(.usage, "migrate-attrs needs a CONTAINER\n\(usage)") }
     let options = loadOptions(optionItems, container: container, mountpoint: nil)
     LoggingSystem.bootstrap { _ in RoutedLogHandler() }
     LogRouting.shared.configure(sink: .standardError, level: .warning)

@@ -250,6 +250,45 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(try cold.getattr("/dlo").size, 2, "the DLO still reads whole")
     }
 
+    func testAFileStoredByFsyncThenClosedIsThereForADirectoryListedBefore() throws {
+        let m = try mount()
+        _ = try m.fs.readdir("/")
+        let handle = try m.fs.create("/synced", creator: Creator(mode: 0o644, uid: getuid(), gid: getgid()), caller: getpid())
+        try m.fs.write(handle: handle, offset: 0, data: [1, 2, 3])
+        try m.fs.fsync(handle: handle)
+        try m.fs.flush(handle: handle, caller: getpid())
+        m.fs.release(handle: handle)
+        XCTAssertEqual(try m.fs.getattr("/synced").size, 3)
+        try store(m.fs, "/a", [1])
+        _ = try m.fs.readdir("/")
+        try m.fs.rename("/a", to: "/b", noReplace: false)
+        XCTAssertEqual(try m.fs.getattr("/b").size, 1, "a rename's target is known at once")
+        XCTAssertThrowsError(try m.fs.getattr("/a")) { XCTAssertEqual(FSError.from($0).errno, ENOENT) }
+    }
+
+    func testAMetadataChangeSwiftRefusedIsNotStoredByALaterCommit() throws {
+        let m = try mount()
+        try store(m.fs, "/f", [1])
+        let handle = try m.fs.open("/f", mode: OpenMode(flags: O_WRONLY), caller: getpid())
+        m.cluster.inject(.status(503), times: 100) { $0.method == .post }
+        XCTAssertThrowsError(try m.fs.changeMetadata("/f", .mode(0o600)))
+        m.cluster.clearFaults()
+        try m.fs.write(handle: handle, offset: 0, data: [2])
+        try m.fs.flush(handle: handle, caller: getpid())
+        m.fs.release(handle: handle)
+        XCTAssertNil(try m.client.head(container: "c", object: "f")?.metadata["mode"], "the refused chmod stays refused")
+    }
+
+    func testHeadersAPostWouldDropAreKeptByChmodAndRename() throws {
+        let m = try mount()
+        try m.client.put(container: "c", object: "doc", body: [1], headers: [("Content-Disposition", "attachment"), ("X-Object-Meta-Mtime", "1")])
+        try m.fs.changeMetadata("/doc", .mode(0o600))
+        try m.fs.rename("/doc", to: "/doc2", noReplace: false)
+        let info = try XCTUnwrap(try m.client.head(container: "c", object: "doc2"))
+        XCTAssertEqual(info.keptHeaders.first { $0.name == "content-disposition" }?.value, "attachment")
+        XCTAssertEqual(info.metadata["mode"], "600")
+    }
+
     func testZeroCacheTimesDoNotRecurseOnAMissingName() throws {
         // dir_cache_ttl=0 once relisted a directory forever on every miss (a stack overflow).
         let m = try mount { $0.dirCacheTTL = 0; $0.attrTimeout = 0 }

@@ -93,6 +93,24 @@ final class ReferenceModelTests: XCTestCase {
         XCTAssertNil(try Self.run([.write("/a", size: 3 * s + 5, pattern: 7), .rename("/a", "/b"), .gc(delete: true), .read("/b", offset: 0, count: 3 * s)]))
     }
 
+    /// Rewriting a large file with the same bytes gave the new manifest the old one's slo_etag,
+    /// which counted as a copy still using the old segments: they were never deleted.
+    func testRewritingALargeFileWithTheSameBytesDeletesItsOldSegments() throws {
+        XCTAssertNil(try Self.run([.write("/a", size: 123_273, pattern: 31), .patch("/a", offset: 113_984, count: 4279, pattern: 31)]))
+    }
+
+    /// A lookup in a directory the mount renamed away, then a file of the same name: the
+    /// deleted marker's name must not hide the new file.
+    func testAFileWhereARenamedDirectoryWasShows() throws {
+        XCTAssertNil(try Self.run([.mkdir("/d"), .rename("/d", "/b"), .write("/d", size: 65_537, pattern: 37)]))
+    }
+
+    /// Another client storing a name the mount just deleted: it shows, the deleted one does not.
+    func testAnotherClientsObjectUnderADeletedNameShows() throws {
+        XCTAssertNil(try Self.run([.mkdir("/d"), .write("/d/a", size: 0, pattern: 39), .unlink("/d/a"),
+                                   .otherPut("/d/a", size: 2248, pattern: 184)]))
+    }
+
     /// rename(2) of a directory onto a non-empty one once merged them, overwriting files.
     func testDirectoryRenameOntoANonEmptyDirectoryChangesNothing() throws {
         XCTAssertNil(try Self.run([.mkdir("/d"), .mkdir("/e"), .write("/d/a", size: 10, pattern: 1), .write("/e/a", size: 20, pattern: 2),

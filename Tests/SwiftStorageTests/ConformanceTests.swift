@@ -28,7 +28,8 @@ final class ConformanceTests: XCTestCase {
 
     /// The headers the mount reads, in a fixed order.
     static let headersCompared = ["content-length", "content-range", "etag", "content-type", "x-static-large-object",
-                                  "x-object-manifest", "x-symlink-target", "x-object-meta-mtime", "x-object-meta-color", "location"]
+                                  "x-object-manifest", "x-symlink-target", "x-object-meta-mtime", "x-object-meta-color", "location",
+                                  "content-disposition"]
 
     /// Runs the script; each request's answer becomes one line with `C` for the container name.
     func script(_ t: Target) throws -> [String] {
@@ -130,6 +131,14 @@ final class ConformanceTests: XCTestCase {
         }
         let before = lastModified(try call("listed before a post", .get, "/{C}?format=json&prefix=dir%2Fa"))
         Thread.sleep(forTimeInterval: 0.05)
+        _ = try call("put with a disposition", .put, "/{C}/disposed", headers: [("Content-Disposition", "attachment")], body: text)
+        _ = try call("fresh copy keeps it", .put, "/{C}/disposed2", headers: [
+            ("X-Copy-From", "/{C}/disposed".replacingOccurrences(of: "{C}", with: c)), ("X-Fresh-Metadata", "true")])
+        _ = try call("copy's disposition", .head, "/{C}/disposed2")
+        _ = try call("post without it", .post, "/{C}/disposed", headers: [("X-Object-Meta-Color", "red")])
+        _ = try call("a post drops the disposition", .head, "/{C}/disposed")
+        _ = try call("delete disposed", .delete, "/{C}/disposed")
+        _ = try call("delete disposed2", .delete, "/{C}/disposed2")
         _ = try call("post metadata", .post, "/{C}/dir/a%20b", headers: [("X-Object-Meta-Color", "red")])
         _ = try call("a post moves the listed time", .get, "/{C}?format=json&prefix=dir%2Fa") { "moved=\(lastModified($0) > before)" }
         _ = try call("metadata replaced", .head, "/{C}/dir/a%20b")

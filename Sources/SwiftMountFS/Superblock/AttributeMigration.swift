@@ -91,7 +91,8 @@ public struct AttributeMigration {
         if !dryRun {
             do {
                 guard try client.setMetadata(container: container, object: object.name, metadata: metadata,
-                                             dynamicManifest: info.dynamicManifest, contentType: type) else {
+                                             dynamicManifest: info.dynamicManifest, keeping: info.keptHeaders,
+                                             contentType: type) else {
                     progress.skipped += 1
                     return
                 }

@@ -51,6 +51,10 @@ final class Namespace: @unchecked Sendable {
     private var lastStat: [ObjectPath: Int] = [:]
     /// Directories whose first listing page a lookup read, until when it is not read again.
     private var firstPageTried: [ObjectPath: Date] = [:]
+    /// Objects the mount deleted (unlink, a rename's source): when, and their ETag. Listings lag
+    /// behind deletes, and one that still shows such an object must not bring it back; the same
+    /// name stored anew by another client (another ETag) shows.
+    private var removedAt: [ObjectPath: (at: Date, etag: String?)] = [:]
     /// Objects being read, so a stat waits for the read already under way.
     private var inflight: [ObjectPath: Pending<Entry?>] = [:]
     private let readAhead: WorkerPool
@@ -254,7 +258,8 @@ final class Namespace: @unchecked Sendable {
     private func listFirstPage(_ directory: ObjectPath) -> Bool {
         let now = Date()
         let due = lock.withLock {
-            guard listed[directory] == nil, (firstPageTried[directory] ?? .distantPast) <= now else { return false }
+            // dir_cache_ttl=0 asks Swift about every name: a page per lookup would only add to it.
+            guard dirTTL > 0, listed[directory] == nil, (firstPageTried[directory] ?? .distantPast) <= now else { return false }
             firstPageTried[directory] = now.addingTimeInterval(dirTTL)
             return true
         }
@@ -271,6 +276,14 @@ final class Namespace: @unchecked Sendable {
         var result: [DirectoryEntry] = []
         /// Whether a listed object's size can be trusted (see `Entry.verified`).
         var verified: [String: Bool] = [:]
+        // A name the mount deleted lately that the listing still shows: left out, and the
+        // listing no longer tells what is absent (a HEAD decides for that name).
+        let removedLately = lock.withLock {
+            let since = Date().addingTimeInterval(-Self.writtenGrace)
+            return Dictionary(uniqueKeysWithValues: removedAt.filter { $0.value.at > since && $0.key.parent == directory }
+                .map { ($0.key.name, $0.value.etag) })
+        }
+        var complete = complete
         for entry in entries {
             var item: DirectoryEntry
             switch entry {
@@ -281,6 +294,10 @@ final class Namespace: @unchecked Sendable {
                 let child = String(object.name.dropFirst(prefix.count))
                 // The directory's own marker object lists as an empty name.
                 if child.isEmpty { continue }
+                if let etag = removedLately[child], etag == nil || etag == object.hash || etag == object.sloEtag {
+                    complete = false
+                    continue
+                }
                 let kind = Self.kind(contentType: object.contentType, size: object.bytes, symlink: object.symlinkPath != nil)
                 // Parameters another client's later change left behind describe nothing.
                 let listed = ListedAttributes.parse(object.contentType).flatMap {
@@ -317,7 +334,8 @@ final class Namespace: @unchecked Sendable {
             // (a listing has no metadata, and a pseudo-directory not even an mtime), or is older
             // than it: listings lag behind writes (container updates are asynchronous), and a
             // file the mount just stored must not show its previous version's size.
-            if let known = cache[child], known.metadata != nil, known.expires > now,
+            if let known = cache[child], known.metadata != nil,
+               known.expires > now || (known.written && known.expires > now.addingTimeInterval(-Self.writtenGrace)),
                known.attributes.kind == item.attributes.kind,
                item.attributes.kind == .directory || known.attributes.size == item.attributes.size
                 || item.attributes.ctime < known.attributes.ctime {
@@ -343,7 +361,9 @@ final class Namespace: @unchecked Sendable {
     /// entries stay, so one listing larger than the limit is held until it expires. At most one
     /// sweep per `attr_timeout` (each walks the whole cache). Called with the lock held.
     private func sweepIfFull(_ now: Date) {
-        guard cache.count > cacheLimit, now.timeIntervalSince(lastSweep) >= max(attrTTL, 1) else { return }
+        guard cache.count > cacheLimit || absent.count > cacheLimit, now.timeIntervalSince(lastSweep) >= max(attrTTL, 1) else {
+            return
+        }
         lastSweep = now
         let keepWritten = now.addingTimeInterval(attrTTL - Self.writtenGrace)
         cache = cache.filter { $0.value.expires >= now || ($0.value.written && $0.value.expires >= keepWritten) }
@@ -405,6 +425,7 @@ final class Namespace: @unchecked Sendable {
         lock.lock()
         cache[path] = entry
         absent[path] = nil
+        if written { removedAt[path] = nil }
         if !path.isRoot { listed[path.parent]?.names.insert(path.name) }
         sweepIfFull(now)
         lock.unlock()
@@ -421,6 +442,21 @@ final class Namespace: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return (cache.count, hits, misses)
+    }
+
+    /// The mount deleted the object at `path`: it is absent, and stays so against listings that
+    /// still show it.
+    func removed(_ path: ObjectPath, etag: String?) {
+        let now = Date()
+        lock.withLock {
+            cache[path] = nil
+            absent[path] = now.addingTimeInterval(attrTTL)
+            listed[path.parent]?.names.remove(path.name)
+            removedAt[path] = (now, etag)
+            if removedAt.count > 10_000 {
+                removedAt = removedAt.filter { now.timeIntervalSince($0.value.at) < Self.writtenGrace }
+            }
+        }
     }
 
     /// Drops what is known of `path` (after the mount changed it).

@@ -219,14 +219,21 @@ final class FileWriter: @unchecked Sendable {
     }
 
     /// Takes a metadata change (checked against Swift's limits now, stored by the next commit).
-    /// Returns false if no commit is due, so the caller must store it on the object itself.
+    /// Returns false if no commit is due: the caller stores it on the object itself, and
+    /// `adopt`s it once that worked (a refused change must not come back with a later commit).
     func change(_ change: MetadataChange, at now: FileTime) throws -> Bool {
         lock.lock()
         defer { lock.unlock() }
         var check = metadata(over: baseMetadata ?? [:])
         try change.apply(to: &check, limits: context.metadataLimits, now: now)
+        guard dirty && failure == nil else { return false }
         changes.append((change, now))
-        return dirty && failure == nil
+        return true
+    }
+
+    /// A change stored on the object by the caller, which later commits must keep.
+    func adopt(_ change: MetadataChange, at now: FileTime) {
+        lock.withLock { changes.append((change, now)) }
     }
 
     /// `base` without its old mtime once the content changes, with the changes made while open.

@@ -50,14 +50,17 @@ extension SwiftClient {
     }
 
     /// Whether an object still uses `manifest`'s segments: a copy of the static manifest anywhere
-    /// in the account (the same `slo_etag` in a listing), or a dynamic manifest over the same
-    /// prefix in `container` (where renames put copies; a HEAD per zero-byte object there).
+    /// in the account (the same `slo_etag` in a listing, and a segment in common: the same bytes
+    /// uploaded again as other segments have the same `slo_etag` and share nothing), or a
+    /// dynamic manifest over the same prefix in `container` (where renames put copies; a HEAD per
+    /// zero-byte object there).
     public func isInUse(_ manifest: LargeObjectManifest, dynamicIn container: String) throws -> Bool {
         switch manifest {
-        case .staticSegments(_, let etag):
+        case .staticSegments(let segments, let etag):
+            let mine = Set(segments)
             for name in try listContainers() {
                 for case .object(let object) in try listAll(container: name, delimiter: nil) where object.sloEtag == etag {
-                    return true
+                    if try !mine.isDisjoint(with: staticLargeObjectSegments(container: name, object: object.name)) { return true }
                 }
             }
             return false

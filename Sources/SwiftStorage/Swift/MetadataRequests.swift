@@ -3,13 +3,15 @@ import Foundation
 extension SwiftClient {
     /// Replaces an object's `X-Object-Meta-*` with `metadata` (Swift's POST drops every user
     /// metadata item it is not sent). A dynamic large object's `X-Object-Manifest` is a plain
-    /// header that POST would drop too, so it goes along. `contentType`, if given, replaces the
-    /// object's. Returns false if the object is gone.
+    /// header that POST would drop too, so it goes along, as do `keeping` (`ObjectInfo.keptHeaders`:
+    /// Content-Disposition, X-Delete-At, ...). `contentType`, if given, replaces the object's.
+    /// Returns false if the object is gone.
     @discardableResult
     public func setMetadata(container: String, object: String, metadata: [String: String],
-                            dynamicManifest: String? = nil, contentType: String? = nil) throws -> Bool {
+                            dynamicManifest: String? = nil, keeping: [(name: String, value: String)] = [],
+                            contentType: String? = nil) throws -> Bool {
         var call = Call(.post, container: container, object: object)
-        call.headers = Self.metadataHeaders(metadata)
+        call.headers = Self.metadataHeaders(metadata) + keeping
         if let contentType { call.headers.append(("Content-Type", contentType)) }
         if let dynamicManifest { call.headers.append(("X-Object-Manifest", dynamicManifest)) }
         call.passStatuses = [404]

@@ -33,6 +33,11 @@ public struct ObjectInfo: Sendable {
     public var metadata: [String: String]
     /// `X-Symlink-Target` ("container/object", percent-encoded) of a symlink read with `symlink=get`.
     public var symlinkTarget: String?
+    /// Headers Swift keeps with an object that a POST drops unless they are sent again
+    /// (Content-Disposition, Content-Encoding, Cache-Control, ..., X-Delete-At).
+    public var keptHeaders: [(name: String, value: String)]
+    public static let postReplacedHeaders = ["content-disposition", "content-encoding", "cache-control", "content-language",
+                                      "expires", "x-robots-tag", "x-delete-at"]
 
     init(headers: HTTPHeaders) {
         size = Int(headers["content-length"] ?? "") ?? 0
@@ -42,6 +47,7 @@ public struct ObjectInfo: Sendable {
         isStaticLargeObject = headers["x-static-large-object"]?.lowercased() == "true"
         dynamicManifest = headers["x-object-manifest"]
         symlinkTarget = headers["x-symlink-target"]
+        keptHeaders = Self.postReplacedHeaders.compactMap { name in headers[name].map { (name, $0) } }
         var meta: [String: String] = [:]
         for (name, value) in headers.all where name.hasPrefix("x-object-meta-") {
             meta[String(name.dropFirst("x-object-meta-".count))] = value

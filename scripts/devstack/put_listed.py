@@ -1,0 +1,44 @@
+"""Creates N 1-byte objects under big/ in CONTAINER as swiftmount would write them (mtime, ctime
+and mode in X-Object-Meta-* and as Content-Type parameters), 16 requests at a time, with the dev
+stack's credentials from the environment. Used by scripts/bigdir.sh."""
+import http.client, json, os, sys, threading, time, urllib.parse, urllib.request
+
+container, count = sys.argv[1], int(sys.argv[2])
+auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+    "name": os.environ["OS_USERNAME"], "domain": {"name": os.environ.get("OS_USER_DOMAIN_NAME", "Default")},
+    "password": os.environ["OS_PASSWORD"]}}},
+    "scope": {"project": {"name": os.environ["OS_PROJECT_NAME"], "domain": {"name": os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default")}}}}}
+request = urllib.request.Request(os.environ["OS_AUTH_URL"] + "/auth/tokens", data=json.dumps(auth).encode(),
+                                 headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(request) as answer:
+    token = answer.headers["X-Subject-Token"]
+    catalog = json.loads(answer.read())["token"]["catalog"]
+url = urllib.parse.urlparse(next(e["url"] for s in catalog if s["type"] == "object-store"
+                                 for e in s["endpoints"] if e["interface"] == "public"))
+now = time.time()
+failures = []
+
+def put(first):
+    connection = http.client.HTTPConnection(url.hostname, url.port)
+    for i in range(first, count, 16):
+        mtime = "%d.%09d" % (int(now) - i, i)
+        ctime = "%.9f" % now
+        headers = {"X-Auth-Token": token, "X-Object-Meta-Mtime": mtime, "X-Object-Meta-Ctime": ctime,
+                   "Content-Type": "application/octet-stream;swiftmount=1;mtime=%s;ctime=%s" % (mtime, ctime)}
+        connection.request("PUT", "%s/%s/big/f%07d" % (url.path, container, i), body=b"x", headers=headers)
+        answer = connection.getresponse()
+        answer.read()
+        if answer.status != 201:
+            failures.append(answer.status)
+            return
+
+connection = http.client.HTTPConnection(url.hostname, url.port)
+connection.request("PUT", "%s/%s" % (url.path, container), headers={"X-Auth-Token": token})
+connection.getresponse().read()
+threads = [threading.Thread(target=put, args=(k,)) for k in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+if failures:
+    sys.exit("PUT failed: %s" % failures[:5])

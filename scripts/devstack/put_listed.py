@@ -22,7 +22,8 @@ def put(first):
     connection = http.client.HTTPConnection(url.hostname, url.port)
     for i in range(first, count, 16):
         mtime = "%d.%09d" % (int(now) - i, i)
-        ctime = "%.9f" % now
+        # Stamped at each PUT, as the mount does: the listing's time must be close to it.
+        ctime = "%.9f" % time.time()
         headers = {"X-Auth-Token": token, "X-Object-Meta-Mtime": mtime, "X-Object-Meta-Ctime": ctime,
                    "Content-Type": "application/octet-stream;swiftmount=1;mtime=%s;ctime=%s" % (mtime, ctime)}
         connection.request("PUT", "%s/%s/big/f%07d" % (url.path, container, i), body=b"x", headers=headers)

@@ -2,34 +2,45 @@
 # ls -l of one directory of N objects written as swiftmount writes them (listed attributes in
 # their Content-Type), on a cold and a warm mount: time, HEAD requests (proxy log) and the
 # daemon's RSS growth. Too slow for CI (creating 100,000 objects takes minutes).
-# usage: scripts/bigdir.sh [--objects N] [--attr-timeout SECONDS]
+# usage: scripts/bigdir.sh [--objects N] [--attr-timeout SECONDS] [--keep]
+#   --keep: the container (bigdir-N) stays for the next run, which then skips creating it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=100000 ATTR=60
+N=100000 ATTR=60 KEEP=
 while [ $# -gt 0 ]; do
   case $1 in
-    --objects) N=$2; shift 2;; --attr-timeout) ATTR=$2; shift 2;;
+    --objects) N=$2; shift 2;; --attr-timeout) ATTR=$2; shift 2;; --keep) KEEP=1; shift;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
 bash scripts/install-deps.sh --with-stack
-# Hour-long tokens: the creating script uses one token throughout.
-TOKEN_TTL=3600 bash scripts/dev-stack.sh start >/dev/null
+bash scripts/dev-stack.sh start >/dev/null
 swift build -c release --product swiftmount >/dev/null
 eval "$(bash scripts/dev-stack.sh env demo)"
 WORK=$(mktemp -d /var/tmp/swiftmount-bigdir.XXXXXX)
-MNT=$WORK/mnt CONTAINER=bigdir-$$ PID=
+MNT=$WORK/mnt CONTAINER=bigdir-$N PID=
 mkdir -p "$MNT"
 cleanup() {
   grep -q " $MNT " /proc/mounts && fusermount3 -u -z "$MNT"
-  swiftclient delete "$CONTAINER" >/dev/null 2>&1 || true
+  [ -n "$KEEP" ] || swiftclient delete "$CONTAINER" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 PROXY_LOG=${SWIFTMOUNT_STACK_DIR:-/var/lib/swiftmount-dev}/log/proxy-keystone.log
-t0=$(date +%s.%N)
-/usr/bin/python3 scripts/devstack/put_listed.py "$CONTAINER" "$N"
-echo "created $N objects in $(echo "$(date +%s.%N) - $t0" | bc) s" >&2
+if [ "$(swiftclient stat "$CONTAINER" 2>/dev/null | awk '/Objects:/ {print $2}')" != "$N" ]; then
+  t0=$(date +%s.%N)
+  /usr/bin/python3 scripts/devstack/put_listed.py "$CONTAINER" "$N"
+  echo "created $N objects in $(echo "$(date +%s.%N) - $t0" | bc) s" >&2
+fi
+# Baseline: the same listing with curl, page after page (a token in a variable, never in argv).
+eval "$(swiftclient auth | sed 's/^export //; s/^/local_/')" 2>/dev/null || true
+t0=$(date +%s.%N) marker= listed=0
+while :; do
+  page=$(curl -sf -K - "$local_OS_STORAGE_URL/$CONTAINER?prefix=big/&delimiter=/&marker=$marker" <<<"header = \"X-Auth-Token: $local_OS_AUTH_TOKEN\"")
+  [ -n "$page" ] || break
+  listed=$((listed + $(wc -l <<<"$page"))) marker=$(tail -1 <<<"$page")
+done
+echo "baseline: curl lists the $listed names in $(echo "$(date +%s.%N) - $t0" | bc) s" >&2
 rss() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$PID/status"; }
 heads() { grep -c "HEAD /v1/[^ ]*/$CONTAINER/big/" "$PROXY_LOG" || true; }
 .build/release/swiftmount "$CONTAINER" "$MNT" -o "attr_timeout=$ATTR,log_file=$WORK/swiftmount.log"
@@ -39,5 +50,6 @@ t0=$(date +%s.%N); lines=$(ls -l "$MNT/big" | wc -l); t1=$(date +%s.%N)
 cold_rss=$(rss)
 t2=$(date +%s.%N); ls -l "$MNT/big" >/dev/null; t3=$(date +%s.%N)
 echo "ls -l of $N objects ($((lines - 1)) listed): cold $(echo "$t1 - $t0" | bc) s, warm $(echo "$t3 - $t2" | bc) s;" \
-  "$(( $(heads) - before_heads )) HEADs; RSS $before_rss → $cold_rss → $(rss) MiB (attr_timeout=$ATTR)"
+  "$(( $(heads) - before_heads )) HEADs; RSS $before_rss → $cold_rss → $(rss) MiB, peak" \
+  "$(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$PID/status") MiB (attr_timeout=$ATTR)"
 fusermount3 -u "$MNT"

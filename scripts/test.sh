@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --with-stack
 TOKEN_TTL=${TOKEN_TTL:-8} TEMPAUTH_TTL=${TEMPAUTH_TTL:-8} bash scripts/dev-stack.sh start
 
+# Test containers earlier runs left behind (a killed run, a crashed test) slow every account scan.
+(eval "$(bash scripts/dev-stack.sh env demo)" && /usr/bin/python3 scripts/devstack/purge_test_containers.py) ||
+  echo "some test containers of earlier runs are left; the tests run slower but the same" >&2
+
 swift build --build-tests
 # Each mounted daemon logs at debug level here; the logs are scanned for secrets afterwards.
 export SWIFTMOUNT_TEST_LOG_DIR=${SWIFTMOUNT_TEST_LOG_DIR:-$(mktemp -d /tmp/swiftmount-test-logs.XXXXXX)}

@@ -11,7 +11,8 @@ public protocol MountedFilesystem: AnyObject, Sendable {
     var mountpoint: String { get set }
 
     func getattr(_ path: String, handle: UInt64?) throws -> FileAttributes
-    func readdir(_ path: String) throws -> [DirectoryEntry]
+    /// Opens a directory for reading (opendir): its entries come page by page as they are read.
+    func readdir(_ path: String) throws -> DirectoryStream
     func mkdir(_ path: String, creator: Creator) throws
     func rmdir(_ path: String) throws
     func unlink(_ path: String) throws

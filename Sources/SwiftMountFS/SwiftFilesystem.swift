@@ -94,23 +94,23 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         }
     }
 
-    public func readdir(_ path: String) throws -> [DirectoryEntry] {
+    public func readdir(_ path: String) throws -> DirectoryStream {
         let p = ObjectPath(path)
         guard try lookup(p).kind == .directory else { throw FSError(ENOTDIR) }
-        var entries = (try? namespace.lookup(p)) != nil ? try namespace.list(p) : []
-        var listed = Set(entries.map(\.name))
         lock.lock()
         let pending = writers.values.filter { $0.path.key.hasPrefix(p.directoryPrefix) }
         lock.unlock()
         // Files being written show before Swift has them, and so do directories only they fill.
+        var trailing: [DirectoryEntry] = []
+        var names = Set<String>()
         for writer in pending {
             let rest = writer.path.key.dropFirst(p.directoryPrefix.count)
-            guard let name = rest.split(separator: "/").first.map(String.init), !listed.contains(name) else { continue }
-            listed.insert(name)
+            guard let name = rest.split(separator: "/").first.map(String.init), names.insert(name).inserted else { continue }
             let attributes = writer.path.parent == p ? writer.attributes : FileAttributes(kind: .directory, size: 0, mtime: .now)
-            entries.append(DirectoryEntry(name: name, attributes: attributes))
+            trailing.append(DirectoryEntry(name: name, attributes: attributes))
         }
-        return entries
+        guard (try? namespace.lookup(p)) != nil else { return DirectoryStream(trailing) }
+        return DirectoryStream(trailing: trailing, page: namespace.pages(of: p))
     }
 
     /// A new object's metadata: its mode and owner where they differ from the mount's defaults

@@ -31,10 +31,11 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         let fs: SwiftFilesystem
     }
 
-    func mount(_ adjust: (inout MountOptions) -> Void = { _ in }) throws -> Mounted {
+    func mount(cluster settings: SimulatedCluster.Settings = .init(),
+               _ adjust: (inout MountOptions) -> Void = { _ in }) throws -> Mounted {
         // At the real time, as Swift's timestamps are (the mount stamps ctimes by this clock).
         let clock = SimulatedClock(start: Date())
-        let cluster = SimulatedCluster(clock: clock)
+        let cluster = SimulatedCluster(clock: clock, settings: settings)
         let transport = RecordingTransport(cluster)
         let connection = ConnectionManager(authenticator: try EnvironmentCredentials.authenticator(from: cluster.addUser("demo")),
                                            transport: transport, clock: clock, logger: Harness.logger)
@@ -119,7 +120,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         let warm = try names.map { try m.fs.getattr($0) }
 
         let cold = try remount(m)
-        let listed = try cold.readdir("/")
+        let listed = try cold.readdir("/").all()
         let before = heads(m)
         for (name, want) in zip(names, warm) {
             let entry = try XCTUnwrap(listed.first { "/" + $0.name == name })
@@ -147,7 +148,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         // swiftclient's `post -m mtime:…`: new metadata, the Content-Type (and our parameters) kept.
         try m.client.setMetadata(container: "c", object: "f", metadata: ["mtime": "1234.5"])
         let cold = try remount(m)
-        let entry = try XCTUnwrap(try cold.readdir("/").first { $0.name == "f" })
+        let entry = try XCTUnwrap(try cold.readdir("/").all().first { $0.name == "f" })
         XCTAssertFalse(entry.exact, "the listing is newer than the parameters")
         XCTAssertEqual(try cold.getattr("/f").mtime, FileTime(seconds: 1234, nanoseconds: 500_000_000), "read from the object")
     }
@@ -157,14 +158,39 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         for i in 0..<1200 { try m.client.put(container: "c", object: "d/f\(i)", body: [1]) }
         for i in 0..<10 { try m.client.put(container: "c", object: "e/f\(i)", body: [1]) }
         try store(m.fs, "/mine", [1])
-        XCTAssertEqual(try m.fs.readdir("/d").count, 1200)
+        XCTAssertEqual(try m.fs.readdir("/d").all().count, 1200)
         XCTAssertGreaterThan(m.fs.status(mountpoint: "", auth: Harness.noAuth).cachedAttributes, 1200,
                              "a fresh listing larger than the limit is kept")
         Thread.sleep(forTimeInterval: 1.1)
-        XCTAssertEqual(try m.fs.readdir("/e").count, 10)
+        XCTAssertEqual(try m.fs.readdir("/e").all().count, 10)
         let held = m.fs.status(mountpoint: "", auth: Harness.noAuth).cachedAttributes
         XCTAssertLessThan(held, 20, "expired entries are gone: \(held) held")
         XCTAssertEqual(try m.fs.getattr("/mine").size, 1, "the mount's own write stays known")
+    }
+
+    func testReaddirListsOnePageAtATimeAndStartsAgainOnARewind() throws {
+        var settings = SimulatedCluster.Settings()
+        settings.containerListingLimit = 100
+        let m = try mount(cluster: settings)
+        for i in 0..<250 { try m.client.put(container: "c", object: String(format: "d/f%03d", i), body: [1]) }
+        let handle = try m.fs.create("/d/writing", creator: Creator(mode: 0o644, uid: getuid(), gid: getgid()), caller: getpid())
+        defer { m.fs.release(handle: handle) }
+        _ = try m.fs.getattr("/d")
+        let listings = { m.transport.requests.filter { $0.method == .get && $0.url.contains("delimiter") }.count }
+        let before = listings()
+        let stream = try m.fs.readdir("/d")
+        XCTAssertEqual(listings(), before, "opendir lists nothing yet")
+        XCTAssertEqual(try stream.entries(from: 0).map(\.name).first, "f000")
+        XCTAssertEqual(listings(), before + 1, "the first page only")
+        XCTAssertEqual(try stream.entries(from: 150).first?.name, "f150")
+        XCTAssertEqual(try stream.entries(from: 0).first?.name, "f000", "a rewind lists again from the start")
+        let all = try stream.all()
+        XCTAssertEqual(all.map(\.name), (0..<250).map { String(format: "f%03d", $0) } + ["writing"],
+                       "every name once, the file being written after the listing")
+        XCTAssertTrue(try stream.entries(from: all.count).isEmpty)
+        let afterAll = m.transport.requests.count
+        XCTAssertThrowsError(try m.fs.getattr("/d/absent", handle: nil))
+        XCTAssertEqual(m.transport.requests.count, afterAll, "a whole pass tells what is absent without a request")
     }
 
     func testListingModeShowsListedAttributesToo() throws {
@@ -172,7 +198,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         try store(m.fs, "/f", [1, 2])
         try m.fs.changeMetadata("/f", .mode(0o600))
         try m.fs.changeMetadata("/f", .mtime(FileTime(seconds: 42, nanoseconds: 7)))
-        let entry = try XCTUnwrap(try remount(m).readdir("/").first { $0.name == "f" })
+        let entry = try XCTUnwrap(try remount(m).readdir("/").all().first { $0.name == "f" })
         XCTAssertEqual(entry.attributes.mode, 0o600)
         XCTAssertEqual(entry.attributes.mtime, FileTime(seconds: 42, nanoseconds: 7))
     }
@@ -181,7 +207,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         let m = try mount { $0.manifest = .dlo }
         try store(m.fs, "/dlo", .pattern(3, count: 2 * Harness.segment + 9))
         let cold = try remount(m)
-        let entry = try XCTUnwrap(try cold.readdir("/").first { $0.name == "dlo" })
+        let entry = try XCTUnwrap(try cold.readdir("/").all().first { $0.name == "dlo" })
         XCTAssertFalse(entry.exact, "a DLO lists as 0 bytes: not handed to the kernel")
         XCTAssertEqual(try cold.getattr("/dlo").size, 2 * Harness.segment + 9)
     }
@@ -243,7 +269,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(try m.client.head(container: "c", object: "slo")?.isStaticLargeObject, true)
         XCTAssertEqual(try m.client.head(container: "c", object: "full")?.metadata.count, limits.count, "left as it was")
         let cold = try remount(m)
-        let listed = Dictionary(uniqueKeysWithValues: try cold.readdir("/").map { ($0.name, $0) })
+        let listed = Dictionary(uniqueKeysWithValues: try cold.readdir("/").all().map { ($0.name, $0) })
         XCTAssertEqual(listed["plain"]?.exact, true)
         XCTAssertEqual(listed["plain"]?.attributes.mtime, FileTime(seconds: 1_500_000_000, nanoseconds: 500_000_000))
         XCTAssertEqual(listed["slo"]?.exact, true)
@@ -252,7 +278,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
 
     func testAFileStoredByFsyncThenClosedIsThereForADirectoryListedBefore() throws {
         let m = try mount()
-        _ = try m.fs.readdir("/")
+        _ = try m.fs.readdir("/").all()
         let handle = try m.fs.create("/synced", creator: Creator(mode: 0o644, uid: getuid(), gid: getgid()), caller: getpid())
         try m.fs.write(handle: handle, offset: 0, data: [1, 2, 3])
         try m.fs.fsync(handle: handle)
@@ -260,7 +286,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         m.fs.release(handle: handle)
         XCTAssertEqual(try m.fs.getattr("/synced").size, 3)
         try store(m.fs, "/a", [1])
-        _ = try m.fs.readdir("/")
+        _ = try m.fs.readdir("/").all()
         try m.fs.rename("/a", to: "/b", noReplace: false)
         XCTAssertEqual(try m.fs.getattr("/b").size, 1, "a rename's target is known at once")
         XCTAssertThrowsError(try m.fs.getattr("/a")) { XCTAssertEqual(FSError.from($0).errno, ENOENT) }
@@ -293,7 +319,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         // dir_cache_ttl=0 once relisted a directory forever on every miss (a stack overflow).
         let m = try mount { $0.dirCacheTTL = 0; $0.attrTimeout = 0 }
         try store(m.fs, "/here", [1])
-        _ = try m.fs.readdir("/")
+        _ = try m.fs.readdir("/").all()
         XCTAssertThrowsError(try m.fs.getattr("/missing")) { XCTAssertEqual(FSError.from($0).errno, ENOENT) }
     }
 }

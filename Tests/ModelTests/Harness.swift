@@ -483,7 +483,7 @@ final class Harness {
     func checkTree() throws {
         var seen: [String: FileAttributes] = [:]
         func visit(_ dir: String) throws {
-            for entry in try fs.readdir(dir) {
+            for entry in try fs.readdir(dir).all() {
                 let path = (dir == "/" ? "" : dir) + "/" + entry.name
                 let attributes = try fs.getattr(path)
                 seen[path] = attributes
@@ -532,7 +532,7 @@ final class Harness {
         options.dirCacheTTL = 60
         let cold = SwiftFilesystem(client: other, container: "c", options: options, cluster: info, logger: Self.logger)
         for dir in ["/"] + directories {
-            guard let entries = try? cold.readdir(dir) else { continue }
+            guard let entries = try? cold.readdir(dir).all() else { continue }
             for entry in entries where entry.exact && entry.attributes.kind != .directory {
                 let p = (dir == "/" ? "" : dir) + "/" + entry.name
                 guard model.writers.values.allSatisfy({ $0.path != p }),
@@ -615,5 +615,14 @@ final class CuttableTransport: HTTPTransport {
     func perform(_ request: HTTPRequest) throws -> HTTPResponse {
         if isCut.withLock({ $0 }) { throw HTTPTransportError(code: 7, message: "the daemon is gone", partialBody: []) }
         return try inner.perform(request)
+    }
+}
+
+extension DirectoryStream {
+    /// Every entry, read as the kernel reads a directory: from number 0, a page at a time.
+    func all() throws -> [DirectoryEntry] {
+        var all: [DirectoryEntry] = []
+        while case let page = try entries(from: all.count), !page.isEmpty { all += page }
+        return all
     }
 }

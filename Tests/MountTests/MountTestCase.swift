@@ -6,6 +6,8 @@ import XCTest
 /// Base for tests that mount a fresh container of the real dev stack.
 class MountTestCase: XCTestCase {
     var container = ""
+    /// The container setUp made, deleted with its content at tearDown.
+    private var made = ""
     var client: SwiftClient!
     var mounts: [MountedContainer] = []
     var scratch = ""
@@ -14,6 +16,7 @@ class MountTestCase: XCTestCase {
         client = try DevStack.client()
         container = DevStack.uniqueName("t")
         try client.createContainer(container)
+        made = container
         scratch = NSTemporaryDirectory() + "swiftmount-scratch-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     }
@@ -26,6 +29,7 @@ class MountTestCase: XCTestCase {
         }
         mounts = []
         try? FileManager.default.removeItem(atPath: scratch)
+        try DevStack.purge(made, client: client)
     }
 
     func mount(_ options: [String] = [], user: String = "demo") throws -> MountedContainer {

@@ -22,6 +22,7 @@ final class StackClientTests: XCTestCase {
         let client = try DevStack.client()
         let container = DevStack.uniqueName("c")
         try client.createContainer(container)
+        defer { try? DevStack.purge(container, client: client) }
         for i in 0..<25 { try client.put(container: container, object: String(format: "f%02d", i), body: []) }
         try client.put(container: container, object: "dir/a", body: [])
         try client.put(container: container, object: "dir/sub/b", body: [])
@@ -46,6 +47,7 @@ final class StackClientTests: XCTestCase {
         let client = try DevStack.client()
         let container = DevStack.uniqueName("c")
         try client.createContainer(container)
+        defer { try? DevStack.purge(container, client: client) }
         let etag = try client.put(container: container, object: "o", body: Array("one".utf8))
         try client.put(container: container, object: "o", body: Array("two".utf8))
         XCTAssertThrowsError(try client.get(container: container, object: "o", range: 0..<3, ifMatch: etag)) { error in
@@ -90,6 +92,10 @@ final class ReactiveAuthTests: XCTestCase {
         client = SwiftClient(connection: connection, transport: transport)
         container = DevStack.uniqueName("c")
         try client.createContainer(container)
+    }
+
+    override func tearDownWithError() throws {
+        try DevStack.purge(container, client: DevStack.client())
     }
 
     func testManifestPutAnswered400ForExpiredTokenIsReauthenticatedAndStored() throws {

@@ -52,6 +52,21 @@ final class SwiftClientTests: XCTestCase {
         XCTAssertEqual(auth.calls, 2, "after a new token")
     }
 
+    func testAContainerDeletedDuringAnAccountScanHoldsNoManifest() throws {
+        // The account lists two containers; "gone" is deleted before its turn, "c" holds a plain object.
+        let transport = ScriptedTransport { request in
+            let path = URL(string: request.url)!.path
+            if path.hasSuffix("/gone") { return ScriptedTransport.response(404) }
+            if path.hasSuffix("/c") {
+                return ScriptedTransport.response(200, body: #"[{"name": "o", "bytes": 1, "hash": "h", "content_type": "a/b", "last_modified": "2026-01-01T00:00:00.000000"}]"#)
+            }
+            return ScriptedTransport.response(200, body: #"[{"name": "c", "count": 1, "bytes": 1}, {"name": "gone", "count": 9, "bytes": 9}]"#)
+        }
+        let manifest = LargeObjectManifest.staticSegments(segments.compactMap { SwiftClient.objectRef(path: $0.path) }, etag: "x")
+        XCTAssertFalse(try client(transport).isInUse(manifest, dynamicIn: "c"))
+        XCTAssertTrue(transport.requests.contains { $0.url.contains("/gone") }, "the vanished container was asked")
+    }
+
     func testHeartbeatReportOfAFailureIsAnError() {
         let transport = ScriptedTransport { _ in
             .init(status: 202, headers: HTTPHeaders(), body: Array(#"{"Response Status": "400 Bad Request", "Errors": [["/c_segments/a/1", "Etag Mismatch"]]}"#.utf8))

@@ -47,4 +47,18 @@ public enum DevStack {
     public static func uniqueName(_ base: String) -> String {
         "\(base)-\(UUID().uuidString.prefix(8).lowercased())"
     }
+
+    /// Deletes a test's container and its default segment container with everything in them:
+    /// every large-object unlink scans the whole account, so leftovers would slow every later test.
+    public static func purge(_ container: String, client: SwiftClient) throws {
+        let limit = try client.clusterInfo().bulkDeleteLimit
+        for name in [container, container + "_segments"] where try client.containerExists(name) {
+            let objects = try client.listAll(container: name, delimiter: nil).compactMap {
+                if case .object(let o) = $0 { return ObjectRef(container: name, name: o.name) }
+                return nil
+            }
+            try client.deleteMany(objects, bulkLimit: limit)
+            try client.deleteContainer(name)
+        }
+    }
 }

@@ -105,11 +105,13 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
         return try route(path, atRoot: rootAttributes) { try $0.getattr($1, handle: nil) }
     }
 
-    public func readdir(_ path: String) throws -> [DirectoryEntry] {
+    public func readdir(_ path: String) throws -> DirectoryStream {
         try route(path, atRoot: {
             let names = try client.listContainers()
             lock.withLock { known = (Set(names), Date().addingTimeInterval(options.dirCacheTTL)) }
-            return names.map { DirectoryEntry(name: $0, attributes: FileAttributes(kind: .directory, size: 0, mtime: FileTime(started))) }
+            return DirectoryStream(names.map {
+                DirectoryEntry(name: $0, attributes: FileAttributes(kind: .directory, size: 0, mtime: FileTime(started)))
+            })
         }) { try $0.readdir($1) }
     }
 

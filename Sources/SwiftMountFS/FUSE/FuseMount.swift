@@ -2,6 +2,7 @@ import CFuse
 import Foundation
 import Glibc
 import Logging
+import Synchronization
 
 /// The libfuse adapter: C callbacks that turn pointers into Swift values, call the mounted filesystem,
 /// and turn its errors into negative errno values. The only file of this target with raw pointers.
@@ -101,6 +102,9 @@ public enum FuseMount {
         Unmanaged<Bridge>.fromOpaque(sm_fuse_private_data()!).takeUnretainedValue().fs
     }
 
+    /// Open directories (opendir's handles) and the last handle given out.
+    static let directories = Mutex<(next: UInt64, open: [UInt64: DirectoryStream])>((0, [:]))
+
     /// Runs an operation, mapping any error to -errno.
     static func perform(_ body: () throws -> Int32) -> Int32 {
         do { return try body() } catch { return -FSError.from(error).errno }
@@ -187,22 +191,51 @@ public enum FuseMount {
                 return 0
             }
         }
-        ops.readdir = { p, buf, filler, _, _, _ in
+        ops.opendir = { p, fi in
             FuseMount.perform {
-                let entries = try FuseMount.fs.readdir(FuseMount.path(p))
-                guard let filler else { return -EIO }
-                _ = filler(buf, ".", nil, 0, fuse_fill_dir_flags(0))
-                _ = filler(buf, "..", nil, 0, fuse_fill_dir_flags(0))
-                var st = stat()
+                guard let fi else { return -EINVAL }
+                let stream = try FuseMount.fs.readdir(FuseMount.path(p))
+                fi.pointee.fh = FuseMount.directories.withLock { table in
+                    table.next += 1
+                    table.open[table.next] = stream
+                    return table.next
+                }
+                return 0
+            }
+        }
+        // Offsets mode of libfuse's readdir: each call fills the kernel's buffer from `offset` (an
+        // entry's number, "." and ".." being 0 and 1), so a directory is listed page by page.
+        ops.readdir = { _, buf, filler, offset, fi, _ in
+            guard let filler, let fi, let stream = FuseMount.directories.withLock({ $0.open[fi.pointee.fh] }) else { return -EBADF }
+            var next = Int(offset)
+            while next < 2 {
+                if filler(buf, next == 0 ? "." : "..", nil, off_t(next + 1), fuse_fill_dir_flags(0)) != 0 { return 0 }
+                next += 1
+            }
+            var st = stat()
+            let first = next
+            while true {
+                let entries: ArraySlice<DirectoryEntry>
+                do {
+                    entries = try stream.entries(from: next - 2)
+                } catch {
+                    // What was filled goes to the kernel; it asks again from here and gets the error.
+                    return next > first ? 0 : -FSError.from(error).errno
+                }
+                if entries.isEmpty { return 0 }
                 for entry in entries {
                     FuseMount.fill(&st, entry.attributes)
                     // Exact attributes go to the kernel with the name (readdirplus), so ls -l
                     // does not ask getattr for each; others it must ask for.
                     let flags = entry.exact ? FUSE_FILL_DIR_PLUS : fuse_fill_dir_flags(0)
-                    if filler(buf, entry.name, &st, 0, flags) != 0 { break }
+                    if filler(buf, entry.name, &st, off_t(next + 1), flags) != 0 { return 0 }
+                    next += 1
                 }
-                return 0
             }
+        }
+        ops.releasedir = { _, fi in
+            if let fi { _ = FuseMount.directories.withLock { $0.open.removeValue(forKey: fi.pointee.fh) } }
+            return 0
         }
         ops.mkdir = { p, mode in
             FuseMount.perform { try FuseMount.fs.mkdir(FuseMount.path(p), creator: FuseMount.creator(mode)); return 0 }

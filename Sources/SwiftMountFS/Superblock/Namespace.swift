@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Logging
 import SwiftStorage
+import Synchronization
 
 /// The directory tree over a flat container: pseudo-directories from `delimiter=/` listings and
 /// directory marker objects, with an attribute cache filled by listings and HEADs.
@@ -251,6 +252,31 @@ final class Namespace: @unchecked Sendable {
         return absorb(entries, of: directory, complete: true)
     }
 
+    /// `directory`'s listing one page at a time, for readdir: each page is cached as it comes,
+    /// and a pass from the first page to the last records the directory as listed, as `list` does.
+    func pages(of directory: ObjectPath) -> @Sendable (String) throws -> DirectoryStream.Page {
+        // The names of the pass under way, while it has gone page by page from the start.
+        let pass = Mutex<(names: [String], next: String, whole: Bool)?>(nil)
+        return { [self] marker in
+            let started = Date()
+            let raw = try client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/", marker: marker)
+            let (entries, whole) = absorbPage(raw, of: directory)
+            let next = raw.count < client.listingLimit ? nil : raw.last.map(\.name)
+            let finished: (names: [String], whole: Bool)? = pass.withLock { pass in
+                if marker.isEmpty { pass = ([], "", true) }
+                guard var current = pass, current.next == marker else { pass = nil; return nil }
+                current.names += entries.map(\.name)
+                current.whole = current.whole && whole
+                guard let next else { pass = nil; return (current.names, current.whole) }
+                current.next = next
+                pass = current
+                return nil
+            }
+            if let finished, finished.whole { lock.withLock { recordListing(of: directory, names: finished.names, at: started) } }
+            return (entries, next)
+        }
+    }
+
     /// A lookup in a directory not listed lately (rsync, `stat` by name, a create): one page of
     /// its listing answers for the name and its siblings, where a HEAD would answer for one. A
     /// directory of up to a page is then known whole (misses need no request); a bigger one
@@ -271,6 +297,14 @@ final class Namespace: @unchecked Sendable {
 
     /// Caches what a listing of `directory` says; a `complete` one also tells what is absent.
     private func absorb(_ entries: [ListingEntry], of directory: ObjectPath, complete: Bool) -> [DirectoryEntry] {
+        let (result, whole) = absorbPage(entries, of: directory)
+        if complete && whole { lock.withLock { recordListing(of: directory, names: result.map(\.name), at: Date()) } }
+        return result
+    }
+
+    /// Caches what one page of `directory`'s listing says. `whole`: false when it left out a name
+    /// the mount deleted lately, so it does not tell what is absent.
+    private func absorbPage(_ entries: [ListingEntry], of directory: ObjectPath) -> (entries: [DirectoryEntry], whole: Bool) {
         let prefix = directory.directoryPrefix
         var seen = Set<String>()
         var result: [DirectoryEntry] = []
@@ -283,7 +317,7 @@ final class Namespace: @unchecked Sendable {
             return Dictionary(uniqueKeysWithValues: removedAt.filter { $0.value.at > since && $0.key.parent == directory }
                 .map { ($0.key.name, $0.value.etag) })
         }
-        var complete = complete
+        var whole = true
         for entry in entries {
             var item: DirectoryEntry
             switch entry {
@@ -295,7 +329,7 @@ final class Namespace: @unchecked Sendable {
                 // The directory's own marker object lists as an empty name.
                 if child.isEmpty { continue }
                 if let etag = removedLately[child], etag == nil || etag == object.hash || etag == object.sloEtag {
-                    complete = false
+                    whole = false
                     continue
                 }
                 let kind = Self.kind(contentType: object.contentType, size: object.bytes, symlink: object.symlinkPath != nil)
@@ -317,16 +351,6 @@ final class Namespace: @unchecked Sendable {
         lock.lock()
         let now = Date()
         let expires = now.addingTimeInterval(attrTTL)
-        if complete {
-            // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
-            // PUT (container updates are asynchronous), and "absent" must never hide our own file.
-            var names = Set(result.map(\.name))
-            for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot { names.insert(path.name) }
-            listed[directory] = (names, now.addingTimeInterval(dirTTL))
-            let ordered = result.map(\.name)
-            order[directory] = (ordered, Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
-            lastStat[directory] = nil
-        }
         for index in result.indices {
             let item = result[index]
             let child = directory.child(item.name)
@@ -352,7 +376,20 @@ final class Namespace: @unchecked Sendable {
         }
         sweepIfFull(now)
         lock.unlock()
-        return result
+        return (result, whole)
+    }
+
+    /// A whole listing of `directory` (names in listing order), begun at `started`: names missing
+    /// from it are absent for `dir_cache_ttl`, and stats in its order read ahead. Called with the
+    /// lock held.
+    private func recordListing(of directory: ObjectPath, names ordered: [String], at started: Date) {
+        // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
+        // PUT (container updates are asynchronous), and "absent" must never hide our own file.
+        var names = Set(ordered)
+        for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot { names.insert(path.name) }
+        listed[directory] = (names, started.addingTimeInterval(dirTTL))
+        order[directory] = (ordered, Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
+        lastStat[directory] = nil
     }
 
     /// Keeps the cache near `attr_cache_entries`: past it, entries whose `attr_timeout` is over

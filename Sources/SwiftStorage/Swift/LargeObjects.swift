@@ -59,13 +59,26 @@ extension SwiftClient {
         case .staticSegments(let segments, let etag):
             let mine = Set(segments)
             for name in try listContainers() {
-                for case .object(let object) in try listAll(container: name, delimiter: nil) where object.sloEtag == etag {
+                for object in try manifestCandidates(in: name) where object.sloEtag == etag {
                     if try !mine.isDisjoint(with: staticLargeObjectSegments(container: name, object: object.name)) { return true }
                 }
             }
             return false
         case .dynamic:
             return try dynamicManifests(in: container).contains(manifest)
+        }
+    }
+
+    /// Every object of `container`, for a scan of the account. A container deleted since the
+    /// account was listed holds no manifest any more: it counts as empty, not as a failure.
+    private func manifestCandidates(in container: String) throws -> [ObjectSummary] {
+        do {
+            return try listAll(container: container, delimiter: nil).compactMap {
+                if case .object(let object) = $0 { return object }
+                return nil
+            }
+        } catch SwiftError.notFound {
+            return []
         }
     }
 
@@ -87,7 +100,7 @@ extension SwiftClient {
     public func segmentReferences(dynamicIn containers: [String]) throws -> SegmentReferences {
         var references = SegmentReferences()
         for name in try listContainers() {
-            for case .object(let object) in try listAll(container: name, delimiter: nil) where object.sloEtag != nil {
+            for object in try manifestCandidates(in: name) where object.sloEtag != nil {
                 references.segments.formUnion(try staticLargeObjectSegments(container: name, object: object.name))
             }
         }

@@ -5,6 +5,14 @@ public enum ListingEntry: Sendable, Equatable {
     case object(ObjectSummary)
     /// A pseudo-directory: a common prefix, ending with the delimiter.
     case subdir(String)
+
+    /// The name as listed: the marker the next page starts after.
+    public var name: String {
+        switch self {
+        case .object(let o): o.name
+        case .subdir(let s): s
+        }
+    }
 }
 
 public struct ObjectSummary: Sendable, Equatable {

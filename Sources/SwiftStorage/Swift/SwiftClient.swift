@@ -264,10 +264,7 @@ public final class SwiftClient: Sendable {
                                 policy: policy)
             all += page
             guard let last = page.last, page.count >= pageSize else { return all }
-            switch last {
-            case .object(let o): marker = o.name
-            case .subdir(let s): marker = s
-            }
+            marker = last.name
         }
     }
 

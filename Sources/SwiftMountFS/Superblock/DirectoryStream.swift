@@ -1,0 +1,59 @@
+import Synchronization
+
+/// An open directory, read as the kernel asks for it: one listing page at a time, so reading a
+/// directory of any size holds one page, and `ls` gets the first names before the last page is
+/// listed. Entries are numbered from 0 in listing order, and the kernel's offsets are these
+/// numbers; an offset before the page held (rewinddir, a seek back) lists again from the start.
+public final class DirectoryStream: Sendable {
+    /// One page of entries, and the marker the next page starts after (nil: this was the last).
+    public typealias Page = (entries: [DirectoryEntry], next: String?)
+
+    private struct Window {
+        var start = 0
+        var entries: [DirectoryEntry] = []
+        /// Where the page after this window starts; "" before the first page, nil after the last.
+        var next: String? = ""
+        /// Which of `trailing`'s names a page already had.
+        var seen: Set<String> = []
+    }
+
+    private let page: @Sendable (_ after: String) throws -> Page
+    /// Entries listed after the last page unless a page had their name: files being written,
+    /// which Swift does not list yet.
+    private let trailing: [DirectoryEntry]
+    private let window = Mutex(Window())
+
+    /// `page(marker)` lists the page after `marker` ("" for the first).
+    public init(trailing: [DirectoryEntry] = [], page: @escaping @Sendable (_ after: String) throws -> Page) {
+        self.page = page
+        self.trailing = trailing
+    }
+
+    /// A directory whose entries are all known already.
+    public convenience init(_ entries: [DirectoryEntry]) {
+        self.init { _ in (entries, nil) }
+    }
+
+    /// The entries from number `index` on, as many as one page holds; empty at the end.
+    public func entries(from index: Int) throws -> ArraySlice<DirectoryEntry> {
+        while true {
+            var current = window.withLock { $0 }
+            if index < current.start { current = Window() }
+            if index < current.start + current.entries.count {
+                return current.entries[(current.entries.startIndex + index - current.start)...]
+            }
+            guard let marker = current.next else { return [] }
+            // Listing happens outside the lock: a reader never waits on the network behind another.
+            var next = Window(start: current.start + current.entries.count, seen: current.seen)
+            let listed = try page(marker)
+            next.entries = listed.entries
+            next.next = listed.next
+            let names = Set(trailing.map(\.name))
+            next.seen.formUnion(listed.entries.lazy.map(\.name).filter(names.contains))
+            if listed.next == nil {
+                next.entries += trailing.filter { !next.seen.contains($0.name) }
+            }
+            window.withLock { $0 = next }
+        }
+    }
+}

@@ -193,6 +193,31 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(m.transport.requests.count, afterAll, "a whole pass tells what is absent without a request")
     }
 
+    func testAReaddirPassAcrossTheMountsOwnRenameDoesNotHideTheNewName() throws {
+        var settings = SimulatedCluster.Settings()
+        settings.containerListingLimit = 3
+        let m = try mount(cluster: settings)
+        for name in ["a", "b", "c", "d", "e"] { try m.client.put(container: "c", object: "dir/\(name)", body: [1]) }
+        try m.fs.mkdir("/dir/sub", creator: Creator(mode: 0o755, uid: getuid(), gid: getgid()))
+        let stream = try m.fs.readdir("/dir")
+        XCTAssertEqual(try stream.entries(from: 0).count, 3, "the first page")
+        // The new name sorts into the page already read.
+        try m.fs.rename("/dir/sub", to: "/dir/b0", noReplace: false)
+        XCTAssertEqual(try stream.all().map(\.name), ["a", "b", "c", "d", "e"], "the pass missed both names")
+        XCTAssertEqual(try m.fs.getattr("/dir/b0").kind, .directory, "a listing older than the rename does not hide its target")
+        stream.restart()
+        XCTAssertEqual(try stream.all().map(\.name), ["a", "b", "b0", "c", "d", "e"], "a rewind lists afresh")
+    }
+
+    func testAnObjectAndAPseudoDirectoryOfOneNameShowOnceAcrossPages() throws {
+        var settings = SimulatedCluster.Settings()
+        settings.containerListingLimit = 2
+        let m = try mount(cluster: settings)
+        // Listed as "d", "d-1", "d-2", "d/": the pseudo-directory comes two pages after the object.
+        for name in ["d", "d-1", "d-2", "d/x"] { try m.client.put(container: "c", object: name, body: [1]) }
+        XCTAssertEqual(try m.fs.readdir("/").all().map(\.name), ["d", "d-1", "d-2"])
+    }
+
     func testListingModeShowsListedAttributesToo() throws {
         let m = try mount { $0.attributesFrom = .listing }
         try store(m.fs, "/f", [1, 2])

@@ -208,6 +208,8 @@ public enum FuseMount {
         ops.readdir = { _, buf, filler, offset, fi, _ in
             guard let filler, let fi, let stream = FuseMount.directories.withLock({ $0.open[fi.pointee.fh] }) else { return -EBADF }
             var next = Int(offset)
+            // Offset 0 is a new read of the directory (opendir, rewinddir): it lists afresh.
+            if next == 0 { stream.restart() }
             while next < 2 {
                 if filler(buf, next == 0 ? "." : "..", nil, off_t(next + 1), fuse_fill_dir_flags(0)) != 0 { return 0 }
                 next += 1

@@ -13,13 +13,14 @@ public final class DirectoryStream: Sendable {
         var entries: [DirectoryEntry] = []
         /// Where the page after this window starts; "" before the first page, nil after the last.
         var next: String? = ""
-        /// Which of `trailing`'s names a page already had.
+        /// Every name listed so far: an object `d` and a pseudo-directory `d/` may come on
+        /// different pages, and a name shows once.
         var seen: Set<String> = []
     }
 
     private let page: @Sendable (_ after: String) throws -> Page
     /// Entries listed after the last page unless a page had their name: files being written,
-    /// which Swift does not list yet.
+    /// which Swift does not list yet (as they were at opendir).
     private let trailing: [DirectoryEntry]
     private let window = Mutex(Window())
 
@@ -34,6 +35,11 @@ public final class DirectoryStream: Sendable {
         self.init { _ in (entries, nil) }
     }
 
+    /// Reading starts again from the first page (rewinddir): what changed since shows.
+    public func restart() {
+        window.withLock { $0 = Window() }
+    }
+
     /// The entries from number `index` on, as many as one page holds; empty at the end.
     public func entries(from index: Int) throws -> ArraySlice<DirectoryEntry> {
         while true {
@@ -46,12 +52,10 @@ public final class DirectoryStream: Sendable {
             // Listing happens outside the lock: a reader never waits on the network behind another.
             var next = Window(start: current.start + current.entries.count, seen: current.seen)
             let listed = try page(marker)
-            next.entries = listed.entries
+            next.entries = listed.entries.filter { next.seen.insert($0.name).inserted }
             next.next = listed.next
-            let names = Set(trailing.map(\.name))
-            next.seen.formUnion(listed.entries.lazy.map(\.name).filter(names.contains))
             if listed.next == nil {
-                next.entries += trailing.filter { !next.seen.contains($0.name) }
+                next.entries += trailing.filter { next.seen.insert($0.name).inserted }
             }
             window.withLock { $0 = next }
         }

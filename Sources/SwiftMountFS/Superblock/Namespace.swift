@@ -56,6 +56,8 @@ final class Namespace: @unchecked Sendable {
     /// behind deletes, and one that still shows such an object must not bring it back; the same
     /// name stored anew by another client (another ETag) shows.
     private var removedAt: [ObjectPath: (at: Date, etag: String?)] = [:]
+    /// When the mount last changed each directory's content (created, deleted, renamed in it).
+    private var changedAt: [ObjectPath: Date] = [:]
     /// Objects being read, so a stat waits for the read already under way.
     private var inflight: [ObjectPath: Pending<Entry?>] = [:]
     private let readAhead: WorkerPool
@@ -248,31 +250,32 @@ final class Namespace: @unchecked Sendable {
     }
 
     func list(_ directory: ObjectPath, policy: SwiftClient.RetryPolicy? = nil) throws -> [DirectoryEntry] {
+        let started = Date()
         let entries = try client.listAll(container: container, prefix: directory.directoryPrefix, delimiter: "/", policy: policy)
-        return absorb(entries, of: directory, complete: true)
+        return absorb(entries, of: directory, complete: true, started: started)
     }
 
     /// `directory`'s listing one page at a time, for readdir: each page is cached as it comes,
     /// and a pass from the first page to the last records the directory as listed, as `list` does.
     func pages(of directory: ObjectPath) -> @Sendable (String) throws -> DirectoryStream.Page {
         // The names of the pass under way, while it has gone page by page from the start.
-        let pass = Mutex<(names: [String], next: String, whole: Bool)?>(nil)
+        let pass = Mutex<(names: [String], next: String, whole: Bool, started: Date)?>(nil)
         return { [self] marker in
-            let started = Date()
+            let now = Date()
             let raw = try client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/", marker: marker)
             let (entries, whole) = absorbPage(raw, of: directory)
             let next = raw.count < client.listingLimit ? nil : raw.last.map(\.name)
-            let finished: (names: [String], whole: Bool)? = pass.withLock { pass in
-                if marker.isEmpty { pass = ([], "", true) }
+            let finished: (names: [String], whole: Bool, started: Date)? = pass.withLock { pass in
+                if marker.isEmpty { pass = ([], "", true, now) }
                 guard var current = pass, current.next == marker else { pass = nil; return nil }
                 current.names += entries.map(\.name)
                 current.whole = current.whole && whole
-                guard let next else { pass = nil; return (current.names, current.whole) }
+                guard let next else { pass = nil; return (current.names, current.whole, current.started) }
                 current.next = next
                 pass = current
                 return nil
             }
-            if let finished, finished.whole { lock.withLock { recordListing(of: directory, names: finished.names, at: started) } }
+            if let finished, finished.whole { lock.withLock { recordListing(of: directory, names: finished.names, at: finished.started) } }
             return (entries, next)
         }
     }
@@ -289,16 +292,16 @@ final class Namespace: @unchecked Sendable {
             firstPageTried[directory] = now.addingTimeInterval(dirTTL)
             return true
         }
-        guard due, let page = try? client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/",
+        guard due, case let started = Date(), let page = try? client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/",
                                                  limit: Self.relistLimit, policy: .quick) else { return false }
-        _ = absorb(page, of: directory, complete: page.count < min(Self.relistLimit, client.listingLimit))
+        _ = absorb(page, of: directory, complete: page.count < min(Self.relistLimit, client.listingLimit), started: started)
         return true
     }
 
     /// Caches what a listing of `directory` says; a `complete` one also tells what is absent.
-    private func absorb(_ entries: [ListingEntry], of directory: ObjectPath, complete: Bool) -> [DirectoryEntry] {
+    private func absorb(_ entries: [ListingEntry], of directory: ObjectPath, complete: Bool, started: Date) -> [DirectoryEntry] {
         let (result, whole) = absorbPage(entries, of: directory)
-        if complete && whole { lock.withLock { recordListing(of: directory, names: result.map(\.name), at: Date()) } }
+        if complete && whole { lock.withLock { recordListing(of: directory, names: result.map(\.name), at: started) } }
         return result
     }
 
@@ -380,9 +383,12 @@ final class Namespace: @unchecked Sendable {
     }
 
     /// A whole listing of `directory` (names in listing order), begun at `started`: names missing
-    /// from it are absent for `dir_cache_ttl`, and stats in its order read ahead. Called with the
+    /// from it are absent for `dir_cache_ttl`, and stats in its order read ahead. Not when the
+    /// mount changed the directory since: the listing may predate that (a rename's target whose
+    /// marker it never saw), and "absent" must never hide the mount's own change. Called with the
     /// lock held.
     private func recordListing(of directory: ObjectPath, names ordered: [String], at started: Date) {
+        guard (changedAt[directory] ?? .distantPast) < started else { return }
         // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
         // PUT (container updates are asynchronous), and "absent" must never hide our own file.
         var names = Set(ordered)
@@ -409,6 +415,8 @@ final class Namespace: @unchecked Sendable {
         order = order.filter { listed[$0.key] != nil }
         lastStat = lastStat.filter { order[$0.key] != nil }
         firstPageTried = firstPageTried.filter { $0.value > now }
+        // A listing outlives no change by more than dir_cache_ttl: older marks decide nothing.
+        changedAt = changedAt.filter { now.timeIntervalSince($0.value) < max(dirTTL, Self.writtenGrace) }
     }
 
     /// Creates a directory marker carrying `metadata` (mode and owner, when not the defaults).
@@ -417,9 +425,10 @@ final class Namespace: @unchecked Sendable {
         try client.put(container: container, object: path.directoryMarker, body: [],
                        headers: SwiftClient.metadataHeaders(metadata) + [("Content-Type", Self.directoryContentType)])
         remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: Date()), metadata: metadata)
-        lock.lock()
-        listed[path] = ([], Date().addingTimeInterval(dirTTL))
-        lock.unlock()
+        lock.withLock {
+            listed[path] = ([], Date().addingTimeInterval(dirTTL))
+            changedAt[path] = Date()
+        }
     }
 
     /// Whether nothing but the directory's own marker is stored under it.
@@ -462,7 +471,10 @@ final class Namespace: @unchecked Sendable {
         lock.lock()
         cache[path] = entry
         absent[path] = nil
-        if written { removedAt[path] = nil }
+        if written {
+            removedAt[path] = nil
+            if !path.isRoot { changedAt[path.parent] = now }
+        }
         if !path.isRoot { listed[path.parent]?.names.insert(path.name) }
         sweepIfFull(now)
         lock.unlock()
@@ -490,6 +502,7 @@ final class Namespace: @unchecked Sendable {
             absent[path] = now.addingTimeInterval(attrTTL)
             listed[path.parent]?.names.remove(path.name)
             removedAt[path] = (now, etag)
+            changedAt[path.parent] = now
             if removedAt.count > 10_000 {
                 removedAt = removedAt.filter { now.timeIntervalSince($0.value.at) < Self.writtenGrace }
             }
@@ -504,6 +517,9 @@ final class Namespace: @unchecked Sendable {
         listed[path.parent] = nil
         listed[path] = nil
         order[path] = nil
+        let now = Date()
+        changedAt[path.parent] = now
+        changedAt[path] = now
         lock.unlock()
     }
 

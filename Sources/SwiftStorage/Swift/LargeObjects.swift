@@ -70,14 +70,17 @@ extension SwiftClient {
     }
 
     /// Every object of `container`, for a scan of the account. A container deleted since the
-    /// account was listed holds no manifest any more: it counts as empty, not as a failure.
+    /// account was listed (a HEAD confirms it) holds no manifest any more: it counts as empty,
+    /// not as a failure.
     private func manifestCandidates(in container: String) throws -> [ObjectSummary] {
         do {
             return try listAll(container: container, delimiter: nil).compactMap {
                 if case .object(let object) = $0 { return object }
                 return nil
             }
-        } catch SwiftError.notFound {
+        } catch SwiftError.notFound(let what) {
+            // Asked again: only a container Swift says twice is gone counts as empty.
+            if try containerExists(container) { throw SwiftError.notFound(what) }
             return []
         }
     }

@@ -191,6 +191,15 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         let afterAll = m.transport.requests.count
         XCTAssertThrowsError(try m.fs.getattr("/d/absent", handle: nil))
         XCTAssertEqual(m.transport.requests.count, afterAll, "a whole pass tells what is absent without a request")
+
+        // While the pass is younger than attr_timeout, a new readdir is answered from it.
+        XCTAssertEqual(try m.fs.readdir("/d").all().map(\.name), all.map(\.name))
+        XCTAssertEqual(m.transport.requests.count, afterAll, "the second ls lists nothing")
+        // The mount's own change makes the next one list again.
+        try store(m.fs, "/d/new", [1])
+        let beforeThird = listings()
+        XCTAssertTrue(try m.fs.readdir("/d").all().contains { $0.name == "new" })
+        XCTAssertEqual(listings(), beforeThird + 3, "listed again, page by page")
     }
 
     func testAReaddirPassAcrossTheMountsOwnRenameDoesNotHideTheNewName() throws {

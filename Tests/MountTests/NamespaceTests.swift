@@ -77,6 +77,27 @@ final class NamespaceTests: MountTestCase {
         XCTAssertEqual(numbers.first, quota, "df shows the quota as the size: \(df)")
     }
 
+    func testASecondLsWhileTheListingIsCurrentAsksNothingAndChangesShow() throws {
+        let m = try mount(["attr_timeout=60", "dir_cache_ttl=60"])
+        let d = Shell.quote(m.path("d"))
+        try Shell.bash("mkdir \(d) && for i in $(seq 1 20); do printf x > \(d)/f$i; done")
+        let listings = { m.log.split(separator: "\n").filter { $0.contains("trace: GET \(self.container)?") && $0.contains("prefix=d%2F") }.count }
+        let first = try Shell.bash("ls -l \(d)")
+        let afterFirst = listings()
+        XCTAssertEqual(try Shell.bash("ls -l \(d)"), first)
+        XCTAssertEqual(listings(), afterFirst, "the kernel's copy answered the second ls")
+        try Shell.bash("printf y > \(d)/new && rm \(d)/f1")
+        let names = try Shell.bash("ls \(d)").split(separator: "\n")
+        XCTAssertTrue(names.contains("new") && !names.contains("f1"), "the mount's own changes show at once: \(names)")
+
+        // Another client's object shows once the listing is older than attr_timeout (or dir_cache_ttl).
+        let short = try mount(["attr_timeout=2", "dir_cache_ttl=2"])
+        try Shell.bash("ls \(Shell.quote(short.path("d"))) >/dev/null")
+        try client.put(container: container, object: "d/other", body: [1])
+        Thread.sleep(forTimeInterval: 2.5)
+        XCTAssertTrue(try Shell.bash("ls \(Shell.quote(short.path("d")))").contains("other"), "listed again after the timeouts")
+    }
+
     func testTwentyThousandNamesInOneDirectoryListCompletely() throws {
         // Created once per stack and kept, in the tempauth account: deleting 20,000 objects
         // takes minutes, and the demo account's scans (gc, unlink of large files) would list them.

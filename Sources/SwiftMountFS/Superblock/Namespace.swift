@@ -58,6 +58,8 @@ final class Namespace: @unchecked Sendable {
     private var removedAt: [ObjectPath: (at: Date, etag: String?)] = [:]
     /// When the mount last changed each directory's content (created, deleted, renamed in it).
     private var changedAt: [ObjectPath: Date] = [:]
+    /// When the last whole readdir pass of each directory began (see `readdirIsCurrent`).
+    private var readdirPass: [ObjectPath: Date] = [:]
     /// Objects being read, so a stat waits for the read already under way.
     private var inflight: [ObjectPath: Pending<Entry?>] = [:]
     private let readAhead: WorkerPool
@@ -261,6 +263,7 @@ final class Namespace: @unchecked Sendable {
         // The names of the pass under way, while it has gone page by page from the start.
         let pass = Mutex<(names: [String], next: String, whole: Bool, started: Date)?>(nil)
         return { [self] marker in
+            if let cached = pageOfLastPass(directory, after: marker) { return cached }
             let now = Date()
             let raw = try client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/", marker: marker)
             let (entries, whole) = absorbPage(raw, of: directory)
@@ -275,7 +278,11 @@ final class Namespace: @unchecked Sendable {
                 pass = current
                 return nil
             }
-            if let finished, finished.whole { lock.withLock { recordListing(of: directory, names: finished.names, at: finished.started) } }
+            if let finished, finished.whole {
+                lock.withLock {
+                    if recordListing(of: directory, names: finished.names, at: finished.started) { readdirPass[directory] = finished.started }
+                }
+            }
             return (entries, next)
         }
     }
@@ -301,7 +308,7 @@ final class Namespace: @unchecked Sendable {
     /// Caches what a listing of `directory` says; a `complete` one also tells what is absent.
     private func absorb(_ entries: [ListingEntry], of directory: ObjectPath, complete: Bool, started: Date) -> [DirectoryEntry] {
         let (result, whole) = absorbPage(entries, of: directory)
-        if complete && whole { lock.withLock { recordListing(of: directory, names: result.map(\.name), at: started) } }
+        if complete && whole { _ = lock.withLock { recordListing(of: directory, names: result.map(\.name), at: started) } }
         return result
     }
 
@@ -387,8 +394,8 @@ final class Namespace: @unchecked Sendable {
     /// mount changed the directory since: the listing may predate that (a rename's target whose
     /// marker it never saw), and "absent" must never hide the mount's own change. Called with the
     /// lock held.
-    private func recordListing(of directory: ObjectPath, names ordered: [String], at started: Date) {
-        guard (changedAt[directory] ?? .distantPast) < started else { return }
+    private func recordListing(of directory: ObjectPath, names ordered: [String], at started: Date) -> Bool {
+        guard (changedAt[directory] ?? .distantPast) < started else { return false }
         // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
         // PUT (container updates are asynchronous), and "absent" must never hide our own file.
         var names = Set(ordered)
@@ -396,6 +403,33 @@ final class Namespace: @unchecked Sendable {
         listed[directory] = (names, started.addingTimeInterval(dirTTL))
         order[directory] = (ordered, Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
         lastStat[directory] = nil
+        return true
+    }
+
+    /// The page after `marker` of the last whole readdir pass of `directory`, while that pass is
+    /// still the answer: begun within `dir_cache_ttl` and `attr_timeout` (its attributes are still
+    /// cached), with no change by the mount since. A second `ls -l` then lists nothing; the
+    /// pass's time stays its first listing's, so the directory is listed again once it is old.
+    private func pageOfLastPass(_ directory: ObjectPath, after marker: String) -> DirectoryStream.Page? {
+        lock.withLock {
+            let now = Date()
+            guard let started = readdirPass[directory], now < started.addingTimeInterval(min(dirTTL, attrTTL)),
+                  (changedAt[directory] ?? .distantPast) < started, let listing = order[directory] else { return nil }
+            // Markers are object names, as Swift's pages give them (a pseudo-directory's ends in "/").
+            let name = marker.dropFirst(directory.directoryPrefix.count)
+            let first = marker.isEmpty ? 0 : listing.index[String(name.hasSuffix("/") ? name.dropLast() : name)].map { $0 + 1 }
+            guard let first else { return nil }
+            let last = min(listing.names.count, first + client.listingLimit)
+            var entries: [DirectoryEntry] = []
+            entries.reserveCapacity(last - first)
+            for name in listing.names[first..<last] {
+                // Every attribute of the pass must still be held (a sweep may have dropped some).
+                guard let entry = cache[directory.child(name)], entry.expires >= now else { return nil }
+                entries.append(DirectoryEntry(name: name, attributes: entry.attributes,
+                                              exact: entry.verified && (entry.exact || !exactAttributes)))
+            }
+            return (entries, last < listing.names.count ? directory.directoryPrefix + listing.names[last - 1] : nil)
+        }
     }
 
     /// Keeps the cache near `attr_cache_entries`: past it, entries whose `attr_timeout` is over
@@ -417,6 +451,7 @@ final class Namespace: @unchecked Sendable {
         firstPageTried = firstPageTried.filter { $0.value > now }
         // A listing outlives no change by more than dir_cache_ttl: older marks decide nothing.
         changedAt = changedAt.filter { now.timeIntervalSince($0.value) < max(dirTTL, Self.writtenGrace) }
+        readdirPass = readdirPass.filter { now.timeIntervalSince($0.value) < dirTTL }
     }
 
     /// Creates a directory marker carrying `metadata` (mode and owner, when not the defaults).

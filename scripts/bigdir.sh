@@ -2,7 +2,7 @@
 # ls -l of one directory of N objects written as swiftmount writes them (listed attributes in
 # their Content-Type), on a cold and a warm mount: time, HEAD requests (proxy log) and the
 # daemon's RSS growth. Too slow for CI (creating 100,000 objects takes minutes).
-# usage: scripts/bigdir.sh [--objects N] [--attr-timeout SECONDS] [--keep]
+# usage: scripts/bigdir.sh [--objects N] [--attr-timeout SECONDS (also dir_cache_ttl)] [--keep]
 #   --keep: the container (bigdir-N) stays for the next run, which then skips creating it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ listed=$(swiftclient list "$CONTAINER" --prefix big/ --delimiter / | wc -l)
 echo "baseline: swiftclient lists the $listed names in $(echo "$(date +%s.%N) - $t0" | bc) s" >&2
 rss() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$PID/status"; }
 heads() { grep -c "HEAD /v1/[^ ]*/$CONTAINER/big/" "$PROXY_LOG" || true; }
-.build/release/swiftmount "$CONTAINER" "$MNT" -o "attr_timeout=$ATTR,log_file=$WORK/swiftmount.log"
+.build/release/swiftmount "$CONTAINER" "$MNT" -o "attr_timeout=$ATTR,dir_cache_ttl=$ATTR,log_file=$WORK/swiftmount.log"
 PID=$(pgrep -n -f "swiftmount $CONTAINER $MNT")
 before_rss=$(rss) before_heads=$(heads)
 t0=$(date +%s.%N); lines=$(ls -l "$MNT/big" | wc -l); t1=$(date +%s.%N)
@@ -46,5 +46,5 @@ cold_rss=$(rss)
 t2=$(date +%s.%N); ls -l "$MNT/big" >/dev/null; t3=$(date +%s.%N)
 echo "ls -l of $N objects ($((lines - 1)) listed): cold $(echo "$t1 - $t0" | bc) s, warm $(echo "$t3 - $t2" | bc) s;" \
   "$(( $(heads) - before_heads )) HEADs; RSS $before_rss → $cold_rss → $(rss) MiB, peak" \
-  "$(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$PID/status") MiB (attr_timeout=$ATTR)"
+  "$(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$PID/status") MiB (attr_timeout=dir_cache_ttl=$ATTR)"
 fusermount3 -u "$MNT"

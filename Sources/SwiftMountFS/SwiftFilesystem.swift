@@ -97,10 +97,18 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     public func readdir(_ path: String) throws -> DirectoryStream {
         let p = ObjectPath(path)
         guard try lookup(p).kind == .directory else { throw FSError(ENOTDIR) }
+        let pending: @Sendable () -> [DirectoryEntry] = { [self] in pendingEntries(in: p) }
+        guard (try? namespace.lookup(p)) != nil else { return DirectoryStream(pending: pending) { _ in ([], nil) } }
+        return DirectoryStream(pending: pending, page: namespace.pages(of: p))
+    }
+
+    /// Files being written in `p`, which Swift does not list yet or lists with a size they have
+    /// left behind, and directories only they fill; and files the mount stored lately, which a
+    /// listing may not show yet.
+    private func pendingEntries(in p: ObjectPath) -> [DirectoryEntry] {
         lock.lock()
         let pending = writers.values.filter { $0.path.key.hasPrefix(p.directoryPrefix) }
         lock.unlock()
-        // Files being written show before Swift has them, and so do directories only they fill.
         var trailing: [DirectoryEntry] = []
         var names = Set<String>()
         for writer in pending {
@@ -109,8 +117,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             let attributes = writer.path.parent == p ? writer.attributes : FileAttributes(kind: .directory, size: 0, mtime: .now)
             trailing.append(DirectoryEntry(name: name, attributes: attributes))
         }
-        guard (try? namespace.lookup(p)) != nil else { return DirectoryStream(trailing) }
-        return DirectoryStream(trailing: trailing, page: namespace.pages(of: p))
+        return trailing + namespace.recentWrites(in: p).filter { names.insert($0.name).inserted }
     }
 
     /// A new object's metadata: its mode and owner where they differ from the mount's defaults
@@ -216,6 +223,11 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
                 guard try namespace.isEmptyDirectory(target) else { throw FSError(ENOTEMPTY) }
             }
             if target.key.hasPrefix(source.directoryPrefix) { throw FSError(EINVAL) }
+            // Also after a failure halfway: some objects may have moved.
+            defer {
+                namespace.forget(source)
+                namespace.forget(target)
+            }
             try renameDirectory(source, to: target)
         } else {
             if existing?.kind == .directory { throw FSError(EISDIR) }
@@ -224,10 +236,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             } else {
                 try renameObject(source.key, to: target.key)
             }
-            return
         }
-        namespace.forget(source)
-        namespace.forget(target)
     }
 
     private func renameObject(_ from: String, to: String) throws {

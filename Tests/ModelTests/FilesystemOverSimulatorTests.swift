@@ -17,10 +17,19 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         init(_ cluster: SimulatedCluster) { self.cluster = cluster }
 
         var requests: [HTTPRequest] { log.withLock { $0 } }
+        /// Object names container listings leave out, as a listing that lags behind a PUT does.
+        let lagging = Mutex<Set<String>>([])
 
         func perform(_ request: HTTPRequest) throws -> HTTPResponse {
             log.withLock { $0.append(request) }
-            return try cluster.perform(request)
+            var response = try cluster.perform(request)
+            let hidden = lagging.withLock { $0 }
+            if !hidden.isEmpty, request.method == .get, request.url.contains("format=json"),
+               let entries = try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]] {
+                let kept = entries.filter { !hidden.contains(($0["name"] as? String) ?? "") }
+                response.body = Array(try JSONSerialization.data(withJSONObject: kept))
+            }
+            return response
         }
     }
 
@@ -212,10 +221,34 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(try stream.entries(from: 0).count, 3, "the first page")
         // The new name sorts into the page already read.
         try m.fs.rename("/dir/sub", to: "/dir/b0", noReplace: false)
-        XCTAssertEqual(try stream.all().map(\.name), ["a", "b", "c", "d", "e"], "the pass missed both names")
+        XCTAssertEqual(try stream.all().map(\.name), ["a", "b", "c", "d", "e", "sub"],
+                       "the pass missed the new name, and shows the old one as the mount knew it when the pass began")
         XCTAssertEqual(try m.fs.getattr("/dir/b0").kind, .directory, "a listing older than the rename does not hide its target")
         stream.restart()
         XCTAssertEqual(try stream.all().map(\.name), ["a", "b", "b0", "c", "d", "e"], "a rewind lists afresh")
+    }
+
+    func testAListingThatLagsBehindTheMountsOwnWriteIsNotReusedAndAFileBeingWrittenShowsItsSize() throws {
+        let m = try mount()
+        try store(m.fs, "/d/a", [1])
+        m.transport.lagging.withLock { $0 = ["d/new"] }
+        try store(m.fs, "/d/new", [1, 2])
+        Thread.sleep(forTimeInterval: 0.01)
+        XCTAssertEqual(try m.fs.readdir("/d").all().map(\.name), ["a", "new"], "the mount's own file shows")
+        m.transport.lagging.withLock { $0 = [] }
+        let listings = m.transport.requests.count
+        XCTAssertEqual(try m.fs.readdir("/d").all().map(\.name), ["a", "new"])
+        XCTAssertGreaterThan(m.transport.requests.count, listings, "a pass that lagged behind the mount is not reused")
+
+        // A file open for writing shows the size written so far, also on a rewind after more writes.
+        let handle = try m.fs.open("/d/a", mode: OpenMode(flags: O_WRONLY), caller: getpid())
+        defer { m.fs.release(handle: handle) }
+        try m.fs.write(handle: handle, offset: 1, data: [2, 3])
+        let stream = try m.fs.readdir("/d")
+        XCTAssertEqual(try stream.all().first { $0.name == "a" }?.attributes.size, 3)
+        try m.fs.write(handle: handle, offset: 3, data: [4])
+        stream.restart()
+        XCTAssertEqual(try stream.all().first { $0.name == "a" }?.attributes.size, 4, "a rewind asks the writers again")
     }
 
     func testAnObjectAndAPseudoDirectoryOfOneNameShowOnceAcrossPages() throws {

@@ -16,18 +16,21 @@ public final class DirectoryStream: Sendable {
         /// Every name listed so far: an object `d` and a pseudo-directory `d/` may come on
         /// different pages, and a name shows once.
         var seen: Set<String> = []
+        /// Files being written, as they were when this reading began.
+        var pending: [String: DirectoryEntry] = [:]
     }
 
     private let page: @Sendable (_ after: String) throws -> Page
-    /// Entries listed after the last page unless a page had their name: files being written,
-    /// which Swift does not list yet (as they were at opendir).
-    private let trailing: [DirectoryEntry]
+    private let pending: @Sendable () -> [DirectoryEntry]
     private let window = Mutex(Window())
 
-    /// `page(marker)` lists the page after `marker` ("" for the first).
-    public init(trailing: [DirectoryEntry] = [], page: @escaping @Sendable (_ after: String) throws -> Page) {
+    /// `page(marker)` lists the page after `marker` ("" for the first). `pending()`: files being
+    /// written, asked at each reading's start; their entries replace listed ones of the same
+    /// name (a listing shows the size they had), and the others follow the last page.
+    public init(pending: @escaping @Sendable () -> [DirectoryEntry] = { [] },
+                page: @escaping @Sendable (_ after: String) throws -> Page) {
         self.page = page
-        self.trailing = trailing
+        self.pending = pending
     }
 
     /// A directory whose entries are all known already.
@@ -50,12 +53,15 @@ public final class DirectoryStream: Sendable {
             }
             guard let marker = current.next else { return [] }
             // Listing happens outside the lock: a reader never waits on the network behind another.
-            var next = Window(start: current.start + current.entries.count, seen: current.seen)
+            var next = Window(start: current.start + current.entries.count, seen: current.seen, pending: current.pending)
+            if marker.isEmpty {
+                next.pending = Dictionary(pending().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            }
             let listed = try page(marker)
-            next.entries = listed.entries.filter { next.seen.insert($0.name).inserted }
+            next.entries = listed.entries.filter { next.seen.insert($0.name).inserted }.map { next.pending[$0.name] ?? $0 }
             next.next = listed.next
             if listed.next == nil {
-                next.entries += trailing.filter { next.seen.insert($0.name).inserted }
+                next.entries += next.pending.values.sorted { $0.name < $1.name }.filter { next.seen.insert($0.name).inserted }
             }
             window.withLock { $0 = next }
         }

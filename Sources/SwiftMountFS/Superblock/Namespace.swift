@@ -58,7 +58,9 @@ final class Namespace: @unchecked Sendable {
     private var removedAt: [ObjectPath: (at: Date, etag: String?)] = [:]
     /// When the mount last changed each directory's content (created, deleted, renamed in it).
     private var changedAt: [ObjectPath: Date] = [:]
-    /// When the last whole readdir pass of each directory began (see `readdirIsCurrent`).
+    /// What the mount stored lately, by when: a listing may not show it yet (see `recentWrites`).
+    private var writtenAt: [ObjectPath: Date] = [:]
+    /// When the last whole readdir pass of each directory began (see `pageOfLastPass`).
     private var readdirPass: [ObjectPath: Date] = [:]
     /// Objects being read, so a stat waits for the read already under way.
     private var inflight: [ObjectPath: Pending<Entry?>] = [:]
@@ -261,7 +263,7 @@ final class Namespace: @unchecked Sendable {
     /// and a pass from the first page to the last records the directory as listed, as `list` does.
     func pages(of directory: ObjectPath) -> @Sendable (String) throws -> DirectoryStream.Page {
         // The names of the pass under way, while it has gone page by page from the start.
-        let pass = Mutex<(names: [String], next: String, whole: Bool, started: Date)?>(nil)
+        let pass = Mutex<(names: [String], seen: Set<String>, next: String, whole: Bool, started: Date)?>(nil)
         return { [self] marker in
             if let cached = pageOfLastPass(directory, after: marker) { return cached }
             let now = Date()
@@ -269,9 +271,9 @@ final class Namespace: @unchecked Sendable {
             let (entries, whole) = absorbPage(raw, of: directory)
             let next = raw.count < client.listingLimit ? nil : raw.last.map(\.name)
             let finished: (names: [String], whole: Bool, started: Date)? = pass.withLock { pass in
-                if marker.isEmpty { pass = ([], "", true, now) }
+                if marker.isEmpty { pass = ([], [], "", true, now) }
                 guard var current = pass, current.next == marker else { pass = nil; return nil }
-                current.names += entries.map(\.name)
+                for entry in entries where current.seen.insert(entry.name).inserted { current.names.append(entry.name) }
                 current.whole = current.whole && whole
                 guard let next else { pass = nil; return (current.names, current.whole, current.started) }
                 current.next = next
@@ -280,7 +282,10 @@ final class Namespace: @unchecked Sendable {
             }
             if let finished, finished.whole {
                 lock.withLock {
-                    if recordListing(of: directory, names: finished.names, at: finished.started) { readdirPass[directory] = finished.started }
+                    // Not a listing that lags behind the mount's own write: it would hide that file.
+                    if recordListing(of: directory, names: finished.names, at: finished.started) == .withOwnWrites {
+                        readdirPass[directory] = finished.started
+                    }
                 }
             }
             return (entries, next)
@@ -394,17 +399,22 @@ final class Namespace: @unchecked Sendable {
     /// mount changed the directory since: the listing may predate that (a rename's target whose
     /// marker it never saw), and "absent" must never hide the mount's own change. Called with the
     /// lock held.
-    private func recordListing(of directory: ObjectPath, names ordered: [String], at started: Date) -> Bool {
-        guard (changedAt[directory] ?? .distantPast) < started else { return false }
+    private func recordListing(of directory: ObjectPath, names ordered: [String], at started: Date) -> Recorded {
+        guard (changedAt[directory] ?? .distantPast) < started else { return .not }
         // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
         // PUT (container updates are asynchronous), and "absent" must never hide our own file.
         var names = Set(ordered)
-        for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot { names.insert(path.name) }
+        var recorded = Recorded.withOwnWrites
+        for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot {
+            if names.insert(path.name).inserted && entry.written { recorded = .laggingOwnWrites }
+        }
         listed[directory] = (names, started.addingTimeInterval(dirTTL))
         order[directory] = (ordered, Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
         lastStat[directory] = nil
-        return true
+        return recorded
     }
+
+    enum Recorded { case not, withOwnWrites, laggingOwnWrites }
 
     /// The page after `marker` of the last whole readdir pass of `directory`, while that pass is
     /// still the answer: begun within `dir_cache_ttl` and `attr_timeout` (its attributes are still
@@ -451,6 +461,7 @@ final class Namespace: @unchecked Sendable {
         firstPageTried = firstPageTried.filter { $0.value > now }
         // A listing outlives no change by more than dir_cache_ttl: older marks decide nothing.
         changedAt = changedAt.filter { now.timeIntervalSince($0.value) < max(dirTTL, Self.writtenGrace) }
+        writtenAt = writtenAt.filter { now.timeIntervalSince($0.value) < Self.writtenGrace }
         readdirPass = readdirPass.filter { now.timeIntervalSince($0.value) < dirTTL }
     }
 
@@ -508,6 +519,7 @@ final class Namespace: @unchecked Sendable {
         absent[path] = nil
         if written {
             removedAt[path] = nil
+            writtenAt[path] = now
             if !path.isRoot { changedAt[path.parent] = now }
         }
         if !path.isRoot { listed[path.parent]?.names.insert(path.name) }
@@ -537,9 +549,23 @@ final class Namespace: @unchecked Sendable {
             absent[path] = now.addingTimeInterval(attrTTL)
             listed[path.parent]?.names.remove(path.name)
             removedAt[path] = (now, etag)
+            writtenAt[path] = nil
             changedAt[path.parent] = now
             if removedAt.count > 10_000 {
                 removedAt = removedAt.filter { now.timeIntervalSince($0.value.at) < Self.writtenGrace }
+            }
+        }
+    }
+
+    /// The files in `directory` the mount stored in the last minutes, as it knows them: readdir
+    /// shows them even while Swift's listing lags behind the PUT, with what the mount wrote.
+    func recentWrites(in directory: ObjectPath) -> [DirectoryEntry] {
+        lock.withLock {
+            let since = Date().addingTimeInterval(-Self.writtenGrace)
+            if writtenAt.count > 10_000 { writtenAt = writtenAt.filter { $0.value > since } }
+            return writtenAt.compactMap { path, at in
+                guard at > since, path.parent == directory, !path.isRoot, let entry = cache[path], entry.written else { return nil }
+                return DirectoryEntry(name: path.name, attributes: entry.attributes, exact: entry.verified)
             }
         }
     }
@@ -553,8 +579,11 @@ final class Namespace: @unchecked Sendable {
         listed[path] = nil
         order[path] = nil
         let now = Date()
+        writtenAt[path] = nil
         changedAt[path.parent] = now
         changedAt[path] = now
+        // A directory renamed away, or here, moved everything under it.
+        readdirPass = readdirPass.filter { $0.key != path && !$0.key.key.hasPrefix(path.directoryPrefix) }
         lock.unlock()
     }
 

@@ -2,13 +2,13 @@
 tests name them (base-xxxxxxxx, with a _segments twin) and untouched for an hour (not those of a run
 going on), with everything in them. Every large-object
 unlink and every gc scans the whole account, so leftovers slow each later run. Smallest containers
-first, 16 DELETEs at a time, for at most PURGE_SECONDS (240): a machine with many leftovers is
+first, 16 DELETEs at a time, for at most PURGE_SECONDS (180): a machine with many leftovers is
 cleaned over several runs. Credentials come from the environment (dev-stack.sh env demo)."""
 import concurrent.futures, datetime, os, re, sys, threading, time
 from swiftclient.client import ClientException, Connection
 
 test_name = re.compile(r"^(t|c|conf|acct)-[0-9a-f]{8}(_segments)?$")
-deadline = time.monotonic() + float(os.environ.get("PURGE_SECONDS", "240"))
+deadline = time.monotonic() + float(os.environ.get("PURGE_SECONDS", "180"))
 options = dict(authurl=os.environ["OS_AUTH_URL"], auth_version="3", user=os.environ["OS_USERNAME"],
                key=os.environ["OS_PASSWORD"], retries=6, os_options={
                    "project_name": os.environ["OS_PROJECT_NAME"],

@@ -99,6 +99,11 @@ final class Harness {
         // Time passes between steps, so a change that forgets to move the ctime shows.
         clock.advance(0.25)
         let expected = expectedErrno(op)
+        // A reading of "/" begun before the step and finished after it (ls while another
+        // program works): one page now, the rest after the step.
+        let namesBefore = Set(model.children(of: "/"))
+        let across = try fs.readdir("/")
+        _ = try across.entries(from: 0)
         if let kind = armed {
             inject(kind)
             armed = nil
@@ -114,6 +119,18 @@ final class Harness {
         }
         if expected == nil { apply(op) }
         try check(after: op)
+        if op != .crash { try checkReading(across, before: namesBefore, after: op) }
+    }
+
+    /// A reading held open across `op` shows every name that was there both before and after it,
+    /// and none that was in neither.
+    private func checkReading(_ across: DirectoryStream, before: Set<String>, after op: Op) throws {
+        let shown = Set(try across.all().map { "/" + $0.name })
+        let after = Set(model.children(of: "/"))
+        let missing = before.intersection(after).subtracting(shown), extra = shown.subtracting(before.union(after))
+        guard missing.isEmpty, extra.isEmpty else {
+            throw Failure(description: "a reading of / across \(op): missing \(missing.sorted()), unexpected \(extra.sorted())")
+        }
     }
 
     /// The errno a POSIX filesystem gives for `op` in the model's state (nil: success).

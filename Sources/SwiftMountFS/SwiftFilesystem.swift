@@ -246,6 +246,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         // A rename changes the ctime. The copy gets exactly the metadata its Content-Type
         // describes (X-Fresh-Metadata), even if another client changed the source meanwhile.
         var metadata = info.metadata
+        ObjectMetadata.keep(shownMtime: info.lastModified.map(FileTime.init), in: &metadata, limits: cluster.metadataLimits)
         ObjectMetadata.stamp(ctime: uploads.now, in: &metadata, limits: cluster.metadataLimits)
         try client.copy(container: container, from: from, to: to, manifestOnly: isManifest,
                         headers: SwiftClient.metadataHeaders(metadata) + info.keptHeaders + [
@@ -269,6 +270,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let text = try namespace.linkTarget(from)
         var metadata = try namespace.metadata(from)
         metadata[ObjectMetadata.symlinkKey] = ObjectMetadata.encode(value: Array(text.utf8))
+        ObjectMetadata.keep(shownMtime: try namespace.lookup(from).mtime, in: &metadata, limits: cluster.metadataLimits)
         ObjectMetadata.stamp(ctime: uploads.now, in: &metadata, limits: cluster.metadataLimits)
         try storeSymlink(to, text: text, metadata: metadata)
         try client.delete(container: container, object: from.key)
@@ -616,6 +618,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let key = attributes.kind == .directory ? p.directoryMarker : p.key
         let info = try client.head(container: container, object: key)
         var metadata = info?.metadata ?? [:]
+        ObjectMetadata.keep(shownMtime: info?.lastModified.map(FileTime.init), in: &metadata, limits: limits)
         try change.apply(to: &metadata, limits: limits, now: now)
         switch (info, attributes.kind) {
         case (nil, .directory):

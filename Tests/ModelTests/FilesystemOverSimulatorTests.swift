@@ -294,6 +294,21 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(listed.metadata["ctime"], moved.metadata["ctime"])
     }
 
+    func testChmodAndRenameOfAnotherClientsObjectWithoutAnMtimeKeepTheMtimeItShowed() throws {
+        let m = try mount()
+        try m.client.put(container: "c", object: "a", body: [1], headers: [])
+        try m.client.put(container: "c", object: "b", body: [2], headers: [])
+        let a = try m.fs.getattr("/a").mtime, b = try m.fs.getattr("/b").mtime
+        // Swift's Last-Modified, which stood for the mtime, moves with the POST and the COPY.
+        m.cluster.clock.advance(5)
+        try m.fs.changeMetadata("/a", .mode(0o600))
+        try m.fs.rename("/b", to: "/c", noReplace: false)
+        let cold = try remount(m)
+        XCTAssertEqual(try cold.getattr("/a").mtime, a)
+        XCTAssertEqual(try cold.getattr("/c").mtime, b)
+        XCTAssertEqual(try m.client.head(container: "c", object: "a")?.metadata["mtime"], a.text, "stored for other clients too")
+    }
+
     func testAnotherClientsMediaTypeAndParametersSurviveAnOverwrite() throws {
         let m = try mount()
         try m.client.put(container: "c", object: "notes", body: [1], headers: [("Content-Type", "text/x-notes; charset=utf-8")])

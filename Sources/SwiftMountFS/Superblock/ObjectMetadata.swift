@@ -36,6 +36,15 @@ enum ObjectMetadata {
         if fits(stamped, limits) { metadata = stamped }
     }
 
+    /// Stores the mtime an object without one shows (its Last-Modified), before a POST, COPY or
+    /// PUT moves Last-Modified; left out, like the ctime, if it would pass the limits.
+    static func keep(shownMtime: FileTime?, in metadata: inout [String: String], limits: ClusterInfo.MetadataLimits) {
+        guard metadata[mtimeKey] == nil, let shownMtime else { return }
+        var kept = metadata
+        kept[mtimeKey] = shownMtime.text
+        if fits(kept, limits) { metadata = kept }
+    }
+
     static func fits(_ metadata: [String: String], _ limits: ClusterInfo.MetadataLimits) -> Bool {
         metadata.count <= limits.count
             && metadata.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) <= limits.overallSize

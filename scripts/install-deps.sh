@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(libfuse3-dev fuse3 libcurl4-openssl-dev pkg-config)
 STACK_PKGS=(swift swift-proxy swift-object swift-container swift-account python3-swift
             python3-keystone python3-keystonemiddleware uwsgi-core uwsgi-plugin-python3
-            memcached python3-swiftclient curl iptables rsync bc attr)
+            memcached python3-swiftclient curl iptables rsync bc attr strace)
 
 # The peer the benchmarks compare with (rclone mount, rclone copy).
 BENCH_PKGS=(rclone)

@@ -675,11 +675,11 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     }
 
     /// An extended attribute's value: the upload state (see `uploadAttributes`), or an
-    /// `X-Object-Meta-*` item. Names outside `user.` have none (ENODATA, without a request).
+    /// `X-Object-Meta-*` item. Names outside `user.` have none (ENOTSUP, without a request).
     public func extendedAttribute(_ path: String, name: String) throws -> [UInt8] {
         if let state = uploadAttributes(path).first(where: { $0.name == name }) { return Array(state.value.utf8) }
         guard let key = ObjectMetadata.key(forAttribute: name), let value = try objectMetadata(path)[key] else {
-            throw FSError(ENODATA)
+            throw ObjectMetadata.noAttribute(name)
         }
         return ObjectMetadata.decode(value: value)
     }

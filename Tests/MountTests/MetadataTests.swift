@@ -182,6 +182,18 @@ final class MetadataTests: MountTestCase {
         XCTAssertEqual(try client.head(container: container, object: "f")?.metadata.keys.filter { $0 != "mtime" && $0 != "ctime" }, [])
     }
 
+    func testLsLongAsksForSELinuxLabelsAndACLsOnceNotPerFile() throws {
+        let m = try mount()
+        try Shell.bash("cd \(Shell.quote(m.path(""))) && touch a b c d e")
+        let label = try Shell.run(["/usr/bin/getfattr", "-n", "security.selinux", m.path("a")])
+        XCTAssertTrue(label.stderr.contains("Operation not supported"), label.stderr)
+        // ls remembers a filesystem that does not support them (ENOTSUP), not one where a file lacks them (ENODATA).
+        let ls = try Shell.run(["/usr/bin/strace", "-e", "trace=getxattr,lgetxattr", "/bin/ls", "-l", m.path("")])
+        XCTAssertEqual(ls.status, 0, ls.stderr)
+        let asked = ls.stderr.split(separator: "\n").filter { $0.contains("getxattr(") }
+        XCTAssertEqual(asked.count, 2, "one label and one ACL request for the first file only:\n\(ls.stderr)")
+    }
+
     func testRsyncRoundTripKeepsModesAndMtimes() throws {
         let source = scratch + "/tree", back = scratch + "/back"
         try Shell.bash("""

@@ -168,7 +168,7 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
     }
 
     public func extendedAttribute(_ path: String, name: String) throws -> [UInt8] {
-        try route(path, atRoot: { throw FSError(ENODATA) }) { try $0.extendedAttribute($1, name: name) }
+        try route(path, atRoot: { throw ObjectMetadata.noAttribute(name) }) { try $0.extendedAttribute($1, name: name) }
     }
 
     public func extendedAttributeNames(_ path: String) throws -> [String] {

@@ -72,6 +72,13 @@ enum ObjectMetadata {
         }.lowercased()
     }
 
+    /// getxattr's errno for a name without a value: ENODATA in `user.`; ENOTSUP in namespaces
+    /// the mount keeps nothing in (security.selinux, ACLs), which `ls -l` takes as "not on this
+    /// filesystem" and stops asking for every file.
+    static func noAttribute(_ name: String) -> FSError {
+        FSError(name.hasPrefix(xattrPrefix) ? ENODATA : ENOTSUP)
+    }
+
     static func attributeName(forKey key: String) -> String {
         xattrPrefix + String(decoding: PathEncoding.unescape(key.lowercased()), as: UTF8.self)
     }

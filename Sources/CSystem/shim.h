@@ -21,9 +21,12 @@ static inline void sm_reset_signals(void) {
 // glibc's default would move them into arenas after the first free (RSS that never shrinks).
 // Smaller buffers (libfuse's per-request read buffers) stay on the heap, and a high trim
 // threshold keeps their pages mapped instead of faulting them in again on every request.
+// Two arenas: by default each of libfuse's and the pools' threads may get its own (8 per core),
+// each holding freed pages of its own (a listing of 100,000 names: 140 MiB RSS against 106).
 static inline void sm_tune_malloc(void) {
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_ARENA_MAX, 2);
 }
 
 #include <fcntl.h>

@@ -162,6 +162,27 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(try cold.getattr("/f").mtime, FileTime(seconds: 1234, nanoseconds: 500_000_000), "read from the object")
     }
 
+    func testACachedStatKeepsEveryAttributeIn64Bytes() {
+        XCTAssertLessThanOrEqual(MemoryLayout<Namespace.Entry>.stride, 64, "a listing of 100,000 names holds 100,000")
+        let samples = [
+            FileAttributes(kind: .file, size: 1 << 40, mtime: FileTime(seconds: -5, nanoseconds: 999_999_999),
+                           ctime: FileTime(seconds: 1_700_000_000, nanoseconds: 1), mode: 0o4755, uid: 0, gid: UInt32.max),
+            FileAttributes(kind: .directory, size: 0, mtime: FileTime(seconds: 0)),
+            FileAttributes(kind: .symlink, size: 3, mtime: FileTime(seconds: 9), uid: 7, linkTarget: "a/b"),
+            FileAttributes(kind: .special(UInt32(S_IFCHR)), size: 0, mtime: FileTime(seconds: 1), mode: 0o600, rdev: 0x0103),
+            FileAttributes(kind: .special(UInt32(S_IFIFO)), size: 0, mtime: FileTime(seconds: 1), gid: 5),
+        ]
+        for a in samples {
+            let entry = Namespace.Entry(attributes: a, expires: Date(), verified: true, metadata: nil, exact: false, written: true)
+            XCTAssertNil(Harness.difference(entry.attributes, a))
+            XCTAssertEqual(entry.attributes.linkTarget, a.linkTarget)
+            XCTAssertEqual(entry.attributes.rdev, a.rdev)
+            XCTAssertEqual(entry.attributes.kind, a.kind)
+            XCTAssertTrue(entry.verified && !entry.exact && entry.written && entry.metadata == nil)
+        }
+        XCTAssertEqual(Namespace.Entry(attributes: samples[1], expires: Date(), verified: false, metadata: ["k": "v"], exact: true).metadata, ["k": "v"])
+    }
+
     func testTheAttributeCacheDropsExpiredEntriesPastItsLimit() throws {
         let m = try mount { $0.attrCacheEntries = 1000; $0.attrTimeout = 0 }
         for i in 0..<1200 { try m.client.put(container: "c", object: "d/f\(i)", body: [1]) }

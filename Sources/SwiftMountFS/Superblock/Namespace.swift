@@ -20,20 +20,79 @@ final class Namespace: @unchecked Sendable {
     private let exactAttributes: Bool
     private let logger: Logger
 
+    /// One cached stat, packed into 64 bytes (a listing of 100,000 names holds 100,000 of them):
+    /// what few entries have (metadata read from the object, a symlink's target, a device
+    /// number) sits behind one reference.
     struct Entry {
-        var attributes: FileAttributes
-        var expires: Date
+        private let size: Int
+        private let mtimeSeconds: Int
+        private let ctimeSeconds: Int
+        let expires: Date
+        private let rare: Rare?
+        private let mtimeNanoseconds: UInt32
+        private let ctimeNanoseconds: UInt32
+        /// Permission bits, and a FIFO's, socket's or device's S_IFMT bits.
+        private let mode: UInt32
+        private let uid: UInt32
+        private let gid: UInt32
+        private let kind: UInt8
+        private let flags: UInt8
+
+        private final class Rare: Sendable {
+            let metadata: [String: String]?
+            let linkTarget: String?
+            let rdev: UInt32?
+            init(metadata: [String: String]?, linkTarget: String?, rdev: UInt32?) {
+                (self.metadata, self.linkTarget, self.rdev) = (metadata, linkTarget, rdev)
+            }
+        }
+
+        private static let hasMode: UInt8 = 1, hasUid: UInt8 = 2, hasGid: UInt8 = 4
+        private static let isVerified: UInt8 = 8, isExact: UInt8 = 16, isWritten: UInt8 = 32
+
+        init(attributes a: FileAttributes, expires: Date, verified: Bool, metadata: [String: String]?, exact: Bool, written: Bool = false) {
+            size = a.size
+            (mtimeSeconds, mtimeNanoseconds) = (a.mtime.seconds, UInt32(clamping: a.mtime.nanoseconds))
+            (ctimeSeconds, ctimeNanoseconds) = (a.ctime.seconds, UInt32(clamping: a.ctime.nanoseconds))
+            self.expires = expires
+            rare = metadata != nil || a.linkTarget != nil || a.rdev != nil
+                ? Rare(metadata: metadata, linkTarget: a.linkTarget, rdev: a.rdev) : nil
+            switch a.kind {
+            case .file: (kind, mode) = (0, a.mode ?? 0)
+            case .directory: (kind, mode) = (1, a.mode ?? 0)
+            case .symlink: (kind, mode) = (2, a.mode ?? 0)
+            case .special(let type): (kind, mode) = (3, type | (a.mode ?? 0))
+            }
+            (uid, gid) = (a.uid ?? 0, a.gid ?? 0)
+            flags = (a.mode != nil ? Self.hasMode : 0) | (a.uid != nil ? Self.hasUid : 0) | (a.gid != nil ? Self.hasGid : 0)
+                | (verified ? Self.isVerified : 0) | (exact ? Self.isExact : 0) | (written ? Self.isWritten : 0)
+        }
+
+        var attributes: FileAttributes {
+            let kind: FileKind = switch self.kind {
+            case 0: .file
+            case 1: .directory
+            case 2: .symlink
+            default: .special(mode & ObjectMetadata.specialTypeMask)
+            }
+            return FileAttributes(kind: kind, size: size,
+                                  mtime: FileTime(seconds: mtimeSeconds, nanoseconds: Int(mtimeNanoseconds)),
+                                  ctime: FileTime(seconds: ctimeSeconds, nanoseconds: Int(ctimeNanoseconds)),
+                                  mode: flags & Self.hasMode != 0 ? mode & 0o7777 : nil,
+                                  uid: flags & Self.hasUid != 0 ? uid : nil, gid: flags & Self.hasGid != 0 ? gid : nil,
+                                  rdev: rare?.rdev, linkTarget: rare?.linkTarget)
+        }
         /// False for sizes a listing cannot be trusted with: a dynamic large object lists as 0
         /// bytes, so empty-looking files are always read.
-        var verified: Bool
+        var verified: Bool { flags & Self.isVerified != 0 }
         /// The object's metadata, when it was read or written by the mount (nil: from a listing).
-        var metadata: [String: String]?
+        var metadata: [String: String]? { rare?.metadata }
         /// The attributes are the object's own (read, written, or listed with our parameters),
         /// not a listing's guess.
-        var exact: Bool
+        var exact: Bool { flags & Self.isExact != 0 }
         /// The mount stored this itself: kept through sweeps for a while, because a listing may
         /// not show a new object yet and must not make it look absent.
-        var written = false
+        var written: Bool { flags & Self.isWritten != 0 }
     }
 
     private let lock = NSLock()

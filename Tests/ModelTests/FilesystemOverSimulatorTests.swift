@@ -183,6 +183,18 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(Namespace.Entry(attributes: samples[1], expires: Date(), verified: false, metadata: ["k": "v"], exact: true).metadata, ["k": "v"])
     }
 
+    func testAListedDirectorysNamesFollowTheMountsCreatesAndDeletes() {
+        var names = Namespace.Names(listing: ["a": 0, "b": 1])
+        XCTAssertFalse(names.insert("a"), "listed already")
+        names.remove("a")
+        XCTAssertFalse(names.contains("a"))
+        XCTAssertTrue(names.insert("a"), "created again")
+        XCTAssertTrue(names.insert("c"))
+        names.remove("b")
+        XCTAssertEqual(["a", "b", "c", "d"].filter(names.contains), ["a", "c"])
+        XCTAssertEqual(names.count, 2)
+    }
+
     func testTheAttributeCacheDropsExpiredEntriesPastItsLimit() throws {
         let m = try mount { $0.attrCacheEntries = 1000; $0.attrTimeout = 0 }
         for i in 0..<1200 { try m.client.put(container: "c", object: "d/f\(i)", body: [1]) }

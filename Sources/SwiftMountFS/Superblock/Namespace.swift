@@ -104,7 +104,7 @@ final class Namespace: @unchecked Sendable {
     /// Directories whose whole content is known (a listing, or mkdir of a new one), until when:
     /// a name missing from one is absent without asking Swift. Kept exact for the mount's own
     /// creates; any other change through the mount drops the directory's entry.
-    private var listed: [ObjectPath: (names: Set<String>, expires: Date)] = [:]
+    private var listed: [ObjectPath: (names: Names, expires: Date)] = [:]
     /// Each listed directory's names in listing order, for reading attributes ahead.
     private var order: [ObjectPath: (names: [String], index: [String: Int])] = [:]
     /// Where the last stat in a directory was, in listing order: the next one starts read-ahead.
@@ -462,18 +462,45 @@ final class Namespace: @unchecked Sendable {
         guard (changedAt[directory] ?? .distantPast) < started else { return .not }
         // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
         // PUT (container updates are asynchronous), and "absent" must never hide our own file.
-        var names = Set(ordered)
+        let index = Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        var names = Names(listing: index)
         var recorded = Recorded.withOwnWrites
         for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot {
-            if names.insert(path.name).inserted && entry.written { recorded = .laggingOwnWrites }
+            if names.insert(path.name) && entry.written { recorded = .laggingOwnWrites }
         }
         listed[directory] = (names, started.addingTimeInterval(dirTTL))
-        order[directory] = (ordered, Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
+        order[directory] = (ordered, index)
         lastStat[directory] = nil
         return recorded
     }
 
     enum Recorded { case not, withOwnWrites, laggingOwnWrites }
+
+    /// A listed directory's names: the listing's (the index `order` holds, not a copy of it) and
+    /// the mount's own creates and deletes since.
+    struct Names {
+        let listing: [String: Int]
+        private var added: Set<String> = []
+        private var removed: Set<String> = []
+
+        init(listing: [String: Int]) { self.listing = listing }
+
+        var count: Int { listing.count + added.count - removed.count }
+
+        func contains(_ name: String) -> Bool {
+            added.contains(name) || (listing[name] != nil && !removed.contains(name))
+        }
+
+        /// Whether the name is new.
+        mutating func insert(_ name: String) -> Bool {
+            if listing[name] != nil { return removed.remove(name) != nil }
+            return added.insert(name).inserted
+        }
+
+        mutating func remove(_ name: String) {
+            if listing[name] != nil { removed.insert(name) } else { added.remove(name) }
+        }
+    }
 
     /// The page after `marker` of the last whole readdir pass of `directory`, while that pass is
     /// still the answer: begun within `dir_cache_ttl` and `attr_timeout` (its attributes are still
@@ -531,7 +558,7 @@ final class Namespace: @unchecked Sendable {
                        headers: SwiftClient.metadataHeaders(metadata) + [("Content-Type", Self.directoryContentType)])
         remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: Date()), metadata: metadata)
         lock.withLock {
-            listed[path] = ([], Date().addingTimeInterval(dirTTL))
+            listed[path] = (Names(listing: [:]), Date().addingTimeInterval(dirTTL))
             changedAt[path] = Date()
         }
     }
@@ -581,7 +608,7 @@ final class Namespace: @unchecked Sendable {
             writtenAt[path] = now
             if !path.isRoot { changedAt[path.parent] = now }
         }
-        if !path.isRoot { listed[path.parent]?.names.insert(path.name) }
+        if !path.isRoot { _ = listed[path.parent]?.names.insert(path.name) }
         sweepIfFull(now)
         lock.unlock()
         return entry

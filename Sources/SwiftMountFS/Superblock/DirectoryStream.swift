@@ -9,6 +9,8 @@ public final class DirectoryStream: Sendable {
     public typealias Page = (entries: [DirectoryEntry], next: String?)
 
     private struct Window {
+        /// Counts the window's moves, so a reader that listed a page knows whether it still fits.
+        var version = 0
         var start = 0
         var entries: [DirectoryEntry] = []
         /// Where the page after this window starts; "" before the first page, nil after the last.
@@ -40,30 +42,40 @@ public final class DirectoryStream: Sendable {
 
     /// Reading starts again from the first page (rewinddir): what changed since shows.
     public func restart() {
-        window.withLock { $0 = Window() }
+        window.withLock { $0 = Window(version: $0.version + 1) }
     }
 
     /// The entries from number `index` on, as many as one page holds; empty at the end.
     public func entries(from index: Int) throws -> ArraySlice<DirectoryEntry> {
         while true {
-            var current = window.withLock { $0 }
-            if index < current.start { current = Window() }
-            if index < current.start + current.entries.count {
-                return current.entries[(current.entries.startIndex + index - current.start)...]
+            // Nothing of the window is kept out of the lock but what answers: `seen` then grows
+            // in place, never copied.
+            typealias Step = (held: ArraySlice<DirectoryEntry>?, version: Int, marker: String?, fromStart: Bool)
+            let (held, version, marker, fromStart) = window.withLock { window -> Step in
+                let fromStart = index < window.start
+                if !fromStart, index < window.start + window.entries.count {
+                    return (window.entries[(window.entries.startIndex + index - window.start)...], 0, nil, false)
+                }
+                return (nil, window.version, fromStart ? "" : window.next, fromStart)
             }
-            guard let marker = current.next else { return [] }
+            if let held { return held }
+            guard let marker else { return [] }
             // Listing happens outside the lock: a reader never waits on the network behind another.
-            var next = Window(start: current.start + current.entries.count, seen: current.seen, pending: current.pending)
-            if marker.isEmpty {
-                next.pending = Dictionary(pending().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-            }
+            let reading = marker.isEmpty ? Dictionary(pending().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }) : nil
             let listed = try page(marker)
-            next.entries = listed.entries.filter { next.seen.insert($0.name).inserted }.map { next.pending[$0.name] ?? $0 }
-            next.next = listed.next
-            if listed.next == nil {
-                next.entries += next.pending.values.sorted { $0.name < $1.name }.filter { next.seen.insert($0.name).inserted }
+            window.withLock { window in
+                // Another reader moved on meanwhile: its page stands, this one is dropped.
+                guard window.version == version else { return }
+                if fromStart { window = Window(version: window.version) }
+                window.version += 1
+                window.start += window.entries.count
+                if let reading { window.pending = reading }
+                window.entries = listed.entries.filter { window.seen.insert($0.name).inserted }.map { window.pending[$0.name] ?? $0 }
+                window.next = listed.next
+                if listed.next == nil {
+                    window.entries += window.pending.values.sorted { $0.name < $1.name }.filter { window.seen.insert($0.name).inserted }
+                }
             }
-            window.withLock { $0 = next }
         }
     }
 }

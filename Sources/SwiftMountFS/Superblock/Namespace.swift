@@ -322,19 +322,25 @@ final class Namespace: @unchecked Sendable {
     /// and a pass from the first page to the last records the directory as listed, as `list` does.
     func pages(of directory: ObjectPath) -> @Sendable (String) throws -> DirectoryStream.Page {
         // The names of the pass under way, while it has gone page by page from the start.
-        let pass = Mutex<(names: [String], seen: Set<String>, next: String, whole: Bool, started: Date)?>(nil)
+        // The index (name → position) dedupes as it goes and becomes the listing's own.
+        let pass = Mutex<(names: [String], index: [String: Int], next: String, whole: Bool, started: Date)?>(nil)
         return { [self] marker in
             if let cached = pageOfLastPass(directory, after: marker) { return cached }
             let now = Date()
             let raw = try client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/", marker: marker)
             let (entries, whole) = absorbPage(raw, of: directory)
             let next = raw.count < client.listingLimit ? nil : raw.last.map(\.name)
-            let finished: (names: [String], whole: Bool, started: Date)? = pass.withLock { pass in
-                if marker.isEmpty { pass = ([], [], "", true, now) }
+            let finished: (names: [String], index: [String: Int], whole: Bool, started: Date)? = pass.withLock { pass in
+                if marker.isEmpty { pass = ([], [:], "", true, now) }
                 guard var current = pass, current.next == marker else { pass = nil; return nil }
-                for entry in entries where current.seen.insert(entry.name).inserted { current.names.append(entry.name) }
+                // Cleared first, so the arrays grow in place rather than as copies.
+                pass = nil
+                for entry in entries where current.index[entry.name] == nil {
+                    current.index[entry.name] = current.names.count
+                    current.names.append(entry.name)
+                }
                 current.whole = current.whole && whole
-                guard let next else { pass = nil; return (current.names, current.whole, current.started) }
+                guard let next else { return (current.names, current.index, current.whole, current.started) }
                 current.next = next
                 pass = current
                 return nil
@@ -342,7 +348,7 @@ final class Namespace: @unchecked Sendable {
             if let finished, finished.whole {
                 lock.withLock {
                     // Not a listing that lags behind the mount's own write: it would hide that file.
-                    if recordListing(of: directory, names: finished.names, at: finished.started) == .withOwnWrites {
+                    if recordListing(of: directory, names: finished.names, index: finished.index, at: finished.started) == .withOwnWrites {
                         readdirPass[directory] = finished.started
                     }
                 }
@@ -458,11 +464,12 @@ final class Namespace: @unchecked Sendable {
     /// mount changed the directory since: the listing may predate that (a rename's target whose
     /// marker it never saw), and "absent" must never hide the mount's own change. Called with the
     /// lock held.
-    private func recordListing(of directory: ObjectPath, names ordered: [String], at started: Date) -> Recorded {
+    private func recordListing(of directory: ObjectPath, names ordered: [String], index: [String: Int]? = nil,
+                               at started: Date) -> Recorded {
         guard (changedAt[directory] ?? .distantPast) < started else { return .not }
         // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
         // PUT (container updates are asynchronous), and "absent" must never hide our own file.
-        let index = Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let index = index ?? Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var names = Names(listing: index)
         var recorded = Recorded.withOwnWrites
         for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot {

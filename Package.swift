@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, each importing only the one below it:
-//   CFuse / CCurl / CSystem  (C interop: module maps and shims)
+//   CFuse / CCurl / CCrypto / CSystem  (C interop: module maps and shims)
 //   SwiftStorage             (object-storage client: HTTP, auth, ConnectionManager, Swift API; no FUSE)
 //   SwiftMountFS             (the filesystem: namespace, upload and read engines, FUSE ops)
 //   swiftmount               (the command)
@@ -21,10 +21,12 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // OpenSSL's MD5 for ETags (libcurl's TLS already brings libcrypto).
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSystem"),
         .target(
             name: "SwiftStorage",
-            dependencies: ["CCurl", "Yams", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CCurl", "CCrypto", "Yams", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "SwiftMountFS",
@@ -42,7 +44,7 @@ let package = Package(
         .testTarget(name: "SwiftStorageTests", dependencies: ["SwiftStorage", "SwiftSimulator", "TestSupport"]),
         .testTarget(name: "MountTests", dependencies: ["SwiftMountFS", "SwiftStorage", "TestSupport"]),
         // The filesystem against a reference model, over the simulator: no root, FUSE or stack.
-        .testTarget(name: "ModelTests", dependencies: ["SwiftMountFS", "SwiftStorage", "SwiftSimulator",
+        .testTarget(name: "ModelTests", dependencies: ["SwiftMountFS", "SwiftStorage", "SwiftSimulator", "CSystem",
                                                        .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

@@ -29,6 +29,12 @@ static inline void sm_tune_malloc(void) {
     mallopt(M_ARENA_MAX, 2);
 }
 
+// Bytes malloc has handed out and not had back (RSS also counts freed pages malloc keeps).
+static inline size_t sm_heap_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+}
+
 #include <fcntl.h>
 
 // fcntl is variadic.

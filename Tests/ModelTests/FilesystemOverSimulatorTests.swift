@@ -1,3 +1,4 @@
+import func CSystem.sm_heap_in_use
 import Foundation
 import Glibc
 @testable import SwiftMountFS
@@ -181,6 +182,33 @@ final class FilesystemOverSimulatorTests: XCTestCase {
             XCTAssertTrue(entry.verified && !entry.exact && entry.written && entry.metadata == nil)
         }
         XCTAssertEqual(Namespace.Entry(attributes: samples[1], expires: Date(), verified: false, metadata: ["k": "v"], exact: true).metadata, ["k": "v"])
+    }
+
+    func testEachNameAReaddirCachedHoldsAtMost300BytesOfHeapOnceTheReadingEnds() throws {
+        let m = try mount { $0.attrTimeout = 600; $0.dirCacheTTL = 600 }
+        let count = 5_000
+        // Stamped now: listed attributes count while within 10 s of the listing's time.
+        let mtime = FileTime(Date())
+        for i in 0..<count {
+            try m.client.put(container: "c", object: String(format: "big/f%07d", i), body: [1], headers: [
+                ("Content-Type", "application/octet-stream;swiftmount=1;mtime=\(mtime.text);ctime=\(mtime.text);mode=644")])
+        }
+        let fs = try remount(m)
+        XCTAssertEqual(try fs.getattr("/big").kind, .directory)
+        let before = Int(sm_heap_in_use())
+        var read = 0
+        do {
+            let stream = try fs.readdir("/big")
+            while case let page = try stream.entries(from: read), !page.isEmpty {
+                XCTAssertTrue(page.allSatisfy(\.exact))
+                read += page.count
+            }
+        }
+        XCTAssertEqual(read, count)
+        XCTAssertEqual(try fs.getattr("/big/f0004999").mtime, mtime, "held")
+        let perName = (Int(sm_heap_in_use()) - before) / count
+        XCTAssertLessThanOrEqual(perName, 300, "bytes of heap per cached name")
+        XCTAssertEqual(m.transport.requests.filter { $0.method == .head }.count, 0)
     }
 
     func testAListedDirectorysNamesFollowTheMountsCreatesAndDeletes() {

@@ -3,7 +3,7 @@
 # Idempotent; safe to run on a fresh Debian 12 machine as root.
 set -euo pipefail
 
-BUILD_PKGS=(libfuse3-dev fuse3 libcurl4-openssl-dev pkg-config)
+BUILD_PKGS=(libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev pkg-config)
 STACK_PKGS=(swift swift-proxy swift-object swift-container swift-account python3-swift
             python3-keystone python3-keystonemiddleware uwsgi-core uwsgi-plugin-python3
             memcached python3-swiftclient curl iptables rsync bc attr strace)

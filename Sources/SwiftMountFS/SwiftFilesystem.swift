@@ -234,19 +234,20 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             if attributes.kind == .symlink {
                 try renameSymlink(source, to: target)
             } else {
-                try renameObject(source.key, to: target.key)
+                try renameObject(source.key, to: target.key, shownMtime: attributes.mtime)
             }
         }
     }
 
-    private func renameObject(_ from: String, to: String) throws {
+    /// `shownMtime`: what stat showed, kept if the object stores no mtime of its own.
+    private func renameObject(_ from: String, to: String, shownMtime: FileTime?) throws {
         guard let info = try client.head(container: container, object: from) else { throw FSError(ENOENT) }
         let replaced = try ReplacedObject.find(path: ObjectPath(to), context: uploads)
         let isManifest = info.isStaticLargeObject || info.dynamicManifest != nil
         // A rename changes the ctime. The copy gets exactly the metadata its Content-Type
         // describes (X-Fresh-Metadata), even if another client changed the source meanwhile.
         var metadata = info.metadata
-        ObjectMetadata.keep(shownMtime: info.lastModified.map(FileTime.init), in: &metadata, limits: cluster.metadataLimits)
+        ObjectMetadata.keep(shownMtime: shownMtime, in: &metadata, limits: cluster.metadataLimits)
         ObjectMetadata.stamp(ctime: uploads.now, in: &metadata, limits: cluster.metadataLimits)
         try client.copy(container: container, from: from, to: to, manifestOnly: isManifest,
                         headers: SwiftClient.metadataHeaders(metadata) + info.keptHeaders + [
@@ -288,7 +289,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             if Namespace.kind(contentType: object.contentType, size: object.bytes, symlink: object.symlinkPath != nil) == .symlink {
                 try renameSymlink(ObjectPath(object.name), to: ObjectPath(destination))
             } else {
-                try renameObject(object.name, to: destination)
+                try renameObject(object.name, to: destination, shownMtime: object.lastModified.map(FileTime.init))
             }
         }
     }
@@ -618,8 +619,9 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         let key = attributes.kind == .directory ? p.directoryMarker : p.key
         let info = try client.head(container: container, object: key)
         var metadata = info?.metadata ?? [:]
-        ObjectMetadata.keep(shownMtime: info?.lastModified.map(FileTime.init), in: &metadata, limits: limits)
         try change.apply(to: &metadata, limits: limits, now: now)
+        // After the change: its own items come first within Swift's limits.
+        ObjectMetadata.keep(shownMtime: attributes.mtime, in: &metadata, limits: limits)
         switch (info, attributes.kind) {
         case (nil, .directory):
             try client.put(container: container, object: key, body: [],

@@ -159,6 +159,7 @@ let transport = Storage.transport(options: options, auth: auth)
 var storage = Storage(authenticator: auth.authenticator, transport: transport, options: options)
 
 // Fail before daemonizing, with a one-line reason, so a script or mount(8) sees the error.
+guard MD5.isAvailable else { fail(.mount, "OpenSSL offers no MD5 here (a FIPS-only configuration?): manifests need it") }
 do { _ = try storage.connection.current() } catch { fail(.auth, "\(error)") }
 if !command.account {
     do {

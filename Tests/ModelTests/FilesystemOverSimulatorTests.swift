@@ -370,6 +370,15 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(try m.client.head(container: "c", object: "a")?.metadata["mtime"], a.text, "stored for other clients too")
     }
 
+    func testAnXattrThatFitsIsStoredEvenWhereTheKeptMtimeWouldNot() throws {
+        let m = try mount()
+        // 89 of Swift's 90 items, no mtime: the user's item fits, the kept mtime does not.
+        let full = Dictionary(uniqueKeysWithValues: (0..<89).map { ("k\($0)", "v") })
+        try m.client.put(container: "c", object: "f", body: [1], headers: SwiftClient.metadataHeaders(full))
+        try m.fs.changeMetadata("/f", .setAttribute(name: "user.x", value: [1], createOnly: false, replaceOnly: false))
+        XCTAssertEqual(try m.client.head(container: "c", object: "f")?.metadata["x"], "%01")
+    }
+
     func testAnotherClientsMediaTypeAndParametersSurviveAnOverwrite() throws {
         let m = try mount()
         try m.client.put(container: "c", object: "notes", body: [1], headers: [("Content-Type", "text/x-notes; charset=utf-8")])

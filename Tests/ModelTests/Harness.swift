@@ -507,6 +507,11 @@ final class Harness {
                 if entry.exact, let differs = Self.difference(entry.attributes, attributes) {
                     throw Failure(description: "\(path): readdir shows \(differs.0), getattr \(differs.1)")
                 }
+                // Outside user. the mount keeps nothing, and says so (ls -l then stops asking).
+                do {
+                    _ = try fs.extendedAttribute(path, name: "security.selinux")
+                    throw Failure(description: "\(path): a security.selinux value")
+                } catch let error as FSError where error.errno == ENOTSUP {}
                 seen[path] = attributes
                 if attributes.kind == .directory { try visit(path) }
             }

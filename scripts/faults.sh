@@ -8,7 +8,8 @@
 #   4 the same mid-read                               world-readable credentials file
 #   5 Keystone down 30 s mid-upload                 9 8 writers and 8 readers, all sha256s right
 #                                                  10 object overwritten by another client mid-read
-# --quick uses 512 MiB instead of 3 GiB for 1 and 2, written at ~30 MB/s so the copy still outlives
+#  11 peak RSS of a 4 GiB cp (defaults) <= 96 MiB    12 cache_dir full mid-copy: ENOSPC, nothing left
+# --quick uses 512 MiB instead of 3 GiB for 1 and 2 (and 4/3 of that for 11), written at ~30 MB/s so the copy still outlives
 # a token. CI runs the reduced XCTest versions of 1, 3,
 # 6 and 8 (scripts/test.sh); this script is the full set.
 set -uo pipefail
@@ -239,7 +240,36 @@ scenario10() {
 }
 
 echo "swiftmount fault scenarios ($(date -u +%FT%TZ), $(nproc) cores, token TTL 15 s)"
-for n in 1 2 3 4 5 6 7 8 9 10; do
+scenario11() {
+  fresh_container memory
+  local mib=$((BIG_MIB * 4 / 3)) sum; sum=$(random_file mem$mib $mib)
+  mount_sm ""
+  cp "$WORK/mem$mib" "$MNT/img"; local rc=$?
+  local peak; peak=$(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$DAEMON/status")
+  local got; got=$(server_sha img)
+  local verdict=FAIL; [ $rc = 0 ] && [ "$got" = "$sum" ] && [ "$peak" -le 96 ] && verdict=PASS
+  result 11 "peak RSS of a $mib MiB cp with default options" $verdict "cp exit $rc; sha256 equal: $([ "$got" = "$sum" ] && echo yes || echo no); daemon VmHWM $peak MiB (goal <= 96)"
+  drop_container
+}
+
+scenario12() {
+  fresh_container spoolfull
+  local sum; sum=$(random_file s100 100)
+  mkdir -p "$WORK/cache"; mount -t tmpfs -o size=48M tmpfs "$WORK/cache"
+  mount_sm "cache_dir=$WORK/cache"
+  local out; out=$(cp "$WORK/s100" "$MNT/img" 2>&1); local rc=$?
+  local stored=no; swiftclient stat "$CONTAINER" img >/dev/null 2>&1 && stored=yes
+  local segments; segments=$(swiftclient list "${CONTAINER}_segments" 2>/dev/null | wc -l)
+  local used; used=$(df --output=used -B1 "$WORK/cache" | tail -1 | tr -d ' ')
+  local verdict=FAIL
+  [ $rc != 0 ] && [[ $out == *"No space left on device"* ]] && [ $stored = no ] && [ "$segments" = 0 ] && [ "$used" = 0 ] && verdict=PASS
+  result 12 "cache_dir full mid-copy (48 MiB tmpfs, 64 MiB segments)" $verdict "cp exit $rc: $(echo "$out" | head -1)
+object stored: $stored; segments left: $segments; spool bytes left: $used"
+  drop_container
+  umount "$WORK/cache"
+}
+
+for n in 1 2 3 4 5 6 7 8 9 10 11 12; do
   want "$n" && "scenario$n"
 done
 echo "$PASSED passed, $FAILED failed"

@@ -106,6 +106,14 @@ public final class SimulatedCluster: HTTPTransport {
     // MARK: - HTTPTransport
 
     public func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+        var request = request
+        if let file = request.bodyFile {
+            // Read as libcurl reads it: a file that cannot be read stops the transfer.
+            do { request.body = try file.bytes() } catch {
+                throw HTTPTransportError(code: 42, message: "\(error)", partialBody: [])
+            }
+            request.bodyFile = nil
+        }
         let parsed = SimRequest(request)
         var outcome = state.withLock { $0.answer(parsed, now: clock.now()) }
         if let fault = outcome.fault, case .delay(let seconds) = fault { clock.advance(seconds) }

@@ -26,7 +26,8 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
   -o upload_concurrency=4, max_write_buffer=256M, read_ahead=16M, read_concurrency=4
   -o attr_timeout=2, reauth_deadline=120, log_level=info, log_file=PATH, cacert=FILE, insecure
   -o segment_container=NAME        where segments go (default CONTAINER_segments)
-  -o cache_dir=/var/tmp/swiftmount  where files changed in place are staged until close
+  -o cache_dir=/var/tmp/swiftmount  where written data waits for Swift, and files changed in place
+                                    are staged until close
   -o shutdown_grace=SECONDS        SIGTERM/SIGINT wait this long for files being written, then
                         abort them (default: wait until they are closed); readers get as long
                         (without it, 30 s once nothing is being written)
@@ -151,6 +152,8 @@ var isDirectory: ObjCBool = false
 guard FileManager.default.fileExists(atPath: command.mountpoint, isDirectory: &isDirectory), isDirectory.boolValue else {
     fail(.mount, "mount point \(command.mountpoint) is not a directory")
 }
+// Every write waits in cache_dir: a mount that could store nothing says so now.
+do { try options.checkCacheDir() } catch { fail(.mount, "\(error)") }
 
 let auth: ResolvedAuth
 do { auth = try resolveAuth(options: options, environment: ProcessInfo.processInfo.environment) } catch { fail(.auth, "\(error)") }

@@ -63,6 +63,19 @@ final class OptionsTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
     }
 
+    func testUnusableCacheDirIsRefusedBeforeMounting() throws {
+        let mountpoint = NSTemporaryDirectory() + "swiftmount-opt-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: mountpoint) }
+        // Under a regular file: no directory can be made there.
+        let result = try Shell.run([MountedContainer.binary, "c", mountpoint, "-o", "cache_dir=/etc/hostname/spool"],
+                                   environment: DevStack.environment(with: ["OS_AUTH_URL": "http://127.0.0.1:9/v3", "OS_USERNAME": "u",
+                                                                            "OS_PASSWORD": "p", "OS_PROJECT_NAME": "p"]))
+        XCTAssertEqual(result.status, 5, result.stderr)
+        XCTAssertTrue(result.stderr.contains("cache_dir /etc/hostname/spool cannot be created (Not a directory)"), result.stderr)
+        XCTAssertFalse(try String(contentsOfFile: "/proc/mounts", encoding: .utf8).contains(mountpoint), "nothing mounted")
+    }
+
     func testGcWithWrongCredentialsExitsThreeLikeTheMount() throws {
         var credentials = try DevStack.credentials()
         credentials["OS_PASSWORD"] = "wrong"

@@ -50,13 +50,24 @@ final class StagedWriteTests: MountTestCase {
         XCTAssertEqual(try serverSHA256("qcow-like"), try Shell.sha256(expected))
     }
 
-    func testFullStagingDirectoryFailsWithENOSPCAndStoresNothing() throws {
+    /// A tmpfs of `mebibytes` as `cache_dir`, unmounted when the test ends.
+    func smallCacheDir(mebibytes: Int) throws -> String {
         let cache = scratch + "/cache"
-        try Shell.bash("mkdir -p \(Shell.quote(cache)) && mount -t tmpfs -o size=6M tmpfs \(Shell.quote(cache))")
-        defer { _ = try? Shell.bash("umount \(Shell.quote(cache))") }
+        try Shell.bash("mkdir -p \(Shell.quote(cache)) && mount -t tmpfs -o size=\(mebibytes)M tmpfs \(Shell.quote(cache))")
+        addTeardownBlock { _ = try? Shell.bash("umount -l \(Shell.quote(cache))") }
+        return cache
+    }
+
+    /// Bytes of the tmpfs in use: the spool's unlinked files count until they are closed.
+    func used(_ cache: String) throws -> Int {
+        Int(try Shell.bash("df --output=used -B1 \(Shell.quote(cache)) | tail -1").trimmingCharacters(in: .whitespacesAndNewlines))!
+    }
+
+    func testFullStagingDirectoryFailsWithENOSPCAndStoresNothing() throws {
+        let cache = try smallCacheDir(mebibytes: 6)
         let big = try randomFile("big", mebibytes: 8)
+        try client.put(container: container, object: "big", body: Array(try Data(contentsOf: URL(fileURLWithPath: big))))
         let m = try mount(["cache_dir=" + cache])
-        try Shell.bash("cp \(Shell.quote(big)) \(Shell.quote(m.path("big")))")
         let out = try python("""
             import os, sys
             fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -85,6 +96,19 @@ final class StagedWriteTests: MountTestCase {
         XCTAssertNil(try client.head(container: container, object: "new"), "nothing partial on the server")
         XCTAssertEqual(try serverSHA256("big"), try Shell.sha256(big), "the existing file is untouched")
         XCTAssertTrue(m.log.contains("No space left on device"))
+        XCTAssertEqual(try used(cache), 0, "the spool is empty once the files are closed")
+    }
+
+    func testACopyLargerThanCacheDirWaitsForSegmentsToDrainInsteadOfFailing() throws {
+        let cache = try smallCacheDir(mebibytes: 6)
+        let source = try randomFile("image", mebibytes: 40)
+        // Four 2 MiB segments in flight and one filling would need 10 MiB: writes wait instead.
+        let m = try mount(["cache_dir=" + cache, "segment_size=2M", "upload_concurrency=4"])
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(m.path("image")))")
+        XCTAssertEqual(try serverSHA256("image"), try Shell.sha256(source))
+        XCTAssertEqual(try objectNames(in: container + "_segments").count, 20)
+        XCTAssertEqual(try used(cache), 0, "every segment's spool went once Swift had it")
+        XCTAssertTrue(m.log.contains("cache_dir is full; waiting for uploads to drain"), "the copy met a full cache_dir")
     }
 
     func testSizeHintBeforeWritingStartsSegmentsAtOnce() throws {

@@ -34,6 +34,13 @@ public final class MemoryBudget: @unchecked Sendable {
         return true
     }
 
+    /// Waits until nothing is held (every upload drained).
+    public func waitUntilIdle() {
+        condition.lock()
+        while used > 0 { condition.wait() }
+        condition.unlock()
+    }
+
     public func release(_ bytes: Int) {
         condition.lock()
         used -= bytes

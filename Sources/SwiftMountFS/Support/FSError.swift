@@ -35,6 +35,7 @@ public struct FSError: Error, Sendable, CustomStringConvertible {
             case .unavailable, .protocolError, .outcomeUnknown: return FSError(EIO, error.description)
             }
         }
+        if let error = error as? LocalFileError { return FSError(error.errno, error.description) }
         if let error = error as? HTTPTransportError { return FSError(EIO, error.description) }
         return FSError(EIO, "\(error)")
     }

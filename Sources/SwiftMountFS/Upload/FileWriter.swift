@@ -17,7 +17,6 @@ final class UploadContext: Sendable {
     let pool: WorkerPool
     let budget: MemoryBudget
     let staging: StagingArea
-    let buffers: BufferRecycler
     let transfers: TransferRegistry
     let metadataLimits: ClusterInfo.MetadataLimits
     let segmentLatency = Histogram(bounds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
@@ -39,14 +38,14 @@ final class UploadContext: Sendable {
         self.pool = WorkerPool(name: "upload", threads: options.uploadConcurrency)
         self.budget = MemoryBudget(capacity: max(options.maxWriteBuffer, 2 * options.segmentSize))
         self.staging = StagingArea(directory: options.cacheDir)
-        self.buffers = BufferRecycler(keepBytes: max(options.maxWriteBuffer, 2 * options.segmentSize))
         self.transfers = transfers
         self.logger = logger
     }
 
-    /// The ETag header that makes Swift verify a body, when `verify_md5` is on.
-    func checksumHeader(_ body: [UInt8]) -> [(name: String, value: String)] {
-        verifyMD5 ? [("ETag", MD5.hex(body))] : []
+    /// The ETag header that makes Swift verify a body (nil: empty), when `verify_md5` is on.
+    func checksumHeader(_ body: FileRegion?) throws -> [(name: String, value: String)] {
+        guard verifyMD5 else { return [] }
+        return [("ETag", try body.map(MD5.hex(of:)) ?? MD5.hex([]))]
     }
 
     /// The time of a change, by the client's clock.
@@ -92,8 +91,9 @@ final class Once: @unchecked Sendable {
     }
 }
 
-/// A file open for writing. Sequential writes fill a buffer; once the file is known to be larger
-/// than the threshold, full segments go to a SegmentedUpload while the writer keeps writing.
+/// A file open for writing. Sequential writes go to a spool file in `cache_dir` (RAM holds no file
+/// data); once the file is known to be larger than the threshold, full segments go to a
+/// SegmentedUpload while the writer keeps writing.
 /// `commit` makes the object appear: one PUT for a small file, the manifest for a large one.
 /// Writes past the end (a sparse copy skipping holes) are filled with zeros; ftruncate(2) up
 /// declares a size (a hint that picks the segmented path at once) whose zeros come last.
@@ -120,8 +120,13 @@ final class FileWriter: @unchecked Sendable {
     /// Guards the state below; a commit waits on it while an unlink is being settled.
     private let lock = NSCondition()
     /// Full segments held back while the file is still below the threshold.
-    private var held: [[UInt8]] = []
-    private var buffer: [UInt8] = []
+    private var held: [FileRegion] = []
+    /// The spool file in `cache_dir` receiving the stream's bytes: one for a file below the
+    /// threshold, then one per segment, so each segment's space goes once Swift has it.
+    private var spool: LocalFile?
+    /// The file offset of the spool's first byte, and where the segment being filled begins.
+    private var spoolBase = 0
+    private var segmentStart = 0
     private var upload: SegmentedUpload?
     private(set) var size = 0
     /// Written since the last commit (true at first, so an empty new file is stored too).
@@ -332,14 +337,16 @@ final class FileWriter: @unchecked Sendable {
         let file = try sticky { try context.staging.create(expectedSize: max(size, declaredSize)) }
         try sticky {
             var offset = 0
-            for piece in held + [buffer] where !piece.isEmpty {
-                try file.write(offset: offset, data: piece)
-                offset += piece.count
+            for region in held + [tail].compactMap({ $0 }) {
+                try region.forEachChunk { piece in
+                    try file.write(offset: offset, data: Array(piece))
+                    offset += piece.count
+                }
             }
             if declaredSize > size { try file.truncate(to: declaredSize) }
         }
         held = []
-        context.buffers.recycle(&buffer)
+        spool = nil
         staged = file
         context.logger.debug("\(path): staged in \(context.staging.directory) for \(why)")
     }
@@ -369,19 +376,40 @@ final class FileWriter: @unchecked Sendable {
         var consumed = data.startIndex
         while consumed < data.endIndex {
             let target = segmentSize
-            if buffer.capacity == 0 { buffer = context.buffers.take(capacity: target) }
-            let take = min(data.endIndex - consumed, target - buffer.count)
-            buffer.append(contentsOf: data[consumed..<(consumed + take)])
+            let take = min(data.endIndex - consumed, target - (size - segmentStart))
+            try sticky { try spoolWrite(data[consumed..<(consumed + take)]) }
             consumed += take
             size += take
             transfer.grow(total: size)
-            if buffer.count == target {
-                var full: [UInt8] = []
-                swap(&full, &buffer)
-                held.append(full)
+            if size - segmentStart == target {
+                held.append(FileRegion(file: spool!, offset: segmentStart - spoolBase, count: target))
+                segmentStart = size
             }
             try sticky { try startSegmentsIfLarge() }
         }
+    }
+
+    /// Writes at the stream's end. Once segments are being uploaded, each starts a new spool file.
+    /// A full `cache_dir` waits for the mount's uploads to drain and tries once more; then the
+    /// write fails with ENOSPC and the file is never stored.
+    private func spoolWrite(_ bytes: ArraySlice<UInt8>) throws {
+        if spool == nil || (upload != nil && size == segmentStart) {
+            spool = try context.staging.spool()
+            spoolBase = size
+        }
+        do {
+            try spool!.write(bytes, at: size - spoolBase)
+        } catch let error as LocalFileError where error.errno == ENOSPC {
+            context.logger.warning("\(path): cache_dir is full; waiting for uploads to drain")
+            context.budget.waitUntilIdle()
+            try spool!.write(bytes, at: size - spoolBase)
+        }
+    }
+
+    /// The bytes of the segment being filled.
+    private var tail: FileRegion? {
+        guard let spool, size > segmentStart else { return nil }
+        return FileRegion(file: spool, offset: segmentStart - spoolBase, count: size - segmentStart)
     }
 
     /// Once the file is past the threshold, every full segment is handed to the upload.
@@ -430,7 +458,7 @@ final class FileWriter: @unchecked Sendable {
         if !aborted, let upload { upload.abort(keepingFirst: manifested) }
         aborted = true
         held = []
-        context.buffers.recycle(&buffer)
+        spool = nil
         transfer.set(.unlinked)
         sealed = false
         lock.broadcast()
@@ -490,16 +518,17 @@ final class FileWriter: @unchecked Sendable {
         }
         let base = baseMetadata ?? [:]
         if let upload {
-            if !buffer.isEmpty {
-                var last: [UInt8] = []
-                swap(&last, &buffer)
-                try upload.submit(last)
+            if let tail {
+                try upload.submit(tail)
+                segmentStart = size
             }
             manifested = try finish(upload, size: size, keepingFirst: manifested,
                                     headers: { metadataHeaders(base: base, segmented: true) })
         } else {
-            // Kept, not cleared: a later write may extend the file and commit it again.
-            try putWhole(held.flatMap { $0 } + buffer, headers: metadataHeaders(base: base, segmented: false))
+            // Kept, not cleared: a later write may extend the file and commit it again. Below
+            // the threshold the whole file is in the one spool file.
+            try putWhole(spool.map { FileRegion(file: $0, offset: 0, count: size) },
+                         headers: metadataHeaders(base: base, segmented: false))
         }
         replaced?.deleteOldSegments(keeping: upload?.prefix, context: context)
         replaced = ReplacedObject.none
@@ -513,7 +542,7 @@ final class FileWriter: @unchecked Sendable {
         if media == nil { media = old.media }
         let base = baseMetadata ?? old.metadata
         guard staged.size > context.threshold else {
-            try putWhole(staged.read(offset: 0, count: staged.size), headers: metadataHeaders(base: base, segmented: false))
+            try putWhole(staged.region(offset: 0, count: staged.size), headers: metadataHeaders(base: base, segmented: false))
             old.deleteOldSegments(keeping: nil, context: context)
             return
         }
@@ -524,7 +553,7 @@ final class FileWriter: @unchecked Sendable {
             var offset = 0
             while offset < staged.size {
                 let count = min(context.plan.size(after: upload.segmentCount), staged.size - offset)
-                try upload.submit(staged.read(offset: offset, count: count))
+                try upload.submit(staged.region(offset: offset, count: count))
                 offset += count
             }
         } catch {
@@ -537,11 +566,11 @@ final class FileWriter: @unchecked Sendable {
         old.deleteOldSegments(keeping: upload.prefix, context: context)
     }
 
-    /// One PUT of the whole file.
-    private func putWhole(_ body: [UInt8], headers: [(name: String, value: String)]) throws {
-        try context.client.put(container: context.container, object: path.key, body: body,
+    /// One PUT of the whole file (nil: empty).
+    private func putWhole(_ body: FileRegion?, headers: [(name: String, value: String)]) throws {
+        try context.client.put(container: context.container, object: path.key, file: body,
                                headers: headers + context.checksumHeader(body))
-        context.logger.debug("stored \(path) (\(body.count) bytes)")
+        context.logger.debug("stored \(path) (\(body?.count ?? 0) bytes)")
     }
 
     /// Waits for `upload`'s segments and stores the manifest; returns the segment count. On

@@ -5,8 +5,9 @@ import SwiftStorage
 /// The segments of one large object, PUT in the background while the writer goes on, then
 /// stitched together by a static large object manifest.
 ///
-/// Each segment's bytes are held until Swift acknowledges them, so a PUT that fails (401, 5xx, a
-/// reset connection) is re-sent from memory; nothing is dropped. Memory is bounded by `budget`.
+/// Each segment's bytes are kept in `cache_dir` until Swift acknowledges them, so a PUT that fails
+/// (401, 5xx, a reset connection) is re-sent from there; nothing is dropped. The bytes waiting
+/// are bounded by `budget` (`max_write_buffer`).
 final class SegmentedUpload: @unchecked Sendable {
     let segmentContainer: String
     /// Unique per upload, so a concurrent or retried upload of the same name never shares segments.
@@ -21,6 +22,8 @@ final class SegmentedUpload: @unchecked Sendable {
     private var inFlight = 0
     private var failure: Error?
     private var submitted = 0
+    /// Segments queued for the pool, each taken by the job that sends it.
+    private var pending: [Int: FileRegion] = [:]
 
     init(context: UploadContext, object: String, transfer: Transfer) {
         self.context = context
@@ -44,35 +47,30 @@ final class SegmentedUpload: @unchecked Sendable {
         prefix + "/" + String(format: "%08d", index)
     }
 
-    /// Queues a segment; blocks while the mount's write buffer is full. Throws the first failure of
-    /// an earlier segment so the writer stops early.
-    func submit(_ bytes: consuming [UInt8]) throws {
+    /// Queues a segment (its bytes wait in a spool or staged file); blocks while the mount's
+    /// spool is full. Throws the first failure of an earlier segment so the writer stops early.
+    func submit(_ segment: FileRegion) throws {
         try checkFailure()
-        let segment = SegmentBox(consume bytes)
-        let size = segment.bytes.count
+        let size = segment.count
         context.budget.acquire(size)
         condition.lock()
         let index = submitted + 1
         submitted = index
         inFlight += 1
+        pending[index] = segment
         condition.unlock()
-        let name = segmentName(index)
         let queued = Date()
         context.pool.submit { [self] in
-            // With verify_md5, Swift checks the body against its MD5; a 422 mismatch is re-sent.
-            let result = Result {
-                try client.put(container: segmentContainer, object: name, body: segment.bytes,
-                               headers: context.checksumHeader(segment.bytes))
-            }
+            let result = put(index)
             context.segmentLatency.observe(Date().timeIntervalSince(queued))
-            // Acknowledged (or failed for good): the memory goes back for the next segment.
-            context.buffers.recycle(&segment.bytes)
+            // Acknowledged (or failed for good), and the spool file closed with the region: a
+            // writer waiting for room in cache_dir finds it.
             context.budget.release(size)
             condition.lock()
             inFlight -= 1
             switch result {
             case .success(let etag):
-                acknowledged[index] = SegmentRef(path: "/\(segmentContainer)/\(name)", etag: etag, sizeBytes: size)
+                acknowledged[index] = SegmentRef(path: "/\(segmentContainer)/\(segmentName(index))", etag: etag, sizeBytes: size)
                 transfer.advance(size, segment: true)
             case .failure(let error):
                 if failure == nil { failure = error }
@@ -80,6 +78,16 @@ final class SegmentedUpload: @unchecked Sendable {
             }
             condition.broadcast()
             condition.unlock()
+        }
+    }
+
+    /// PUTs segment `index`; its region is dropped when this returns.
+    private func put(_ index: Int) -> Result<String, Error> {
+        let segment = condition.withLock { pending.removeValue(forKey: index)! }
+        // With verify_md5, Swift checks the body against its MD5; a 422 mismatch is re-sent.
+        return Result {
+            try client.put(container: segmentContainer, object: segmentName(index), file: segment,
+                           headers: context.checksumHeader(segment))
         }
     }
 
@@ -117,11 +125,4 @@ final class SegmentedUpload: @unchecked Sendable {
             logger.warning("could not delete the \(names.count) segments of failed upload \(prefix): \(error); `swiftmount gc` finds them")
         }
     }
-}
-
-/// A segment's bytes, shared by reference so the upload job holds the only copy and can hand the
-/// buffer back for reuse when done.
-private final class SegmentBox: @unchecked Sendable {
-    var bytes: [UInt8]
-    init(_ bytes: consuming [UInt8]) { self.bytes = consume bytes }
 }

@@ -60,7 +60,10 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 /// State of one transfer, reached from libcurl's callbacks through their userdata pointer.
 private final class TransferState {
     let upload: [UInt8]
+    let uploadFile: FileRegion?
     var uploadOffset = 0
+    /// Why reading `uploadFile` failed, reported instead of curl's "aborted by callback".
+    var uploadError: LocalFileError?
     let sink: ByteSink
     /// The body of a non-2xx answer, kept apart so it never mixes with data in a caller's sink.
     var errorBody: [UInt8] = []
@@ -68,8 +71,9 @@ private final class TransferState {
     var status = 0
     var headers = HTTPHeaders()
 
-    init(upload: [UInt8], sink: ByteSink?, expectedBytes: Int) {
+    init(upload: [UInt8], uploadFile: FileRegion?, sink: ByteSink?, expectedBytes: Int) {
         self.upload = upload
+        self.uploadFile = uploadFile
         self.sink = sink ?? ByteSink()
         self.sink.bytes.reserveCapacity(self.sink.bytes.count + expectedBytes)
     }
@@ -86,7 +90,7 @@ private final class EasyHandle {
     func run(_ request: HTTPRequest, config: CurlTransport.Configuration) throws -> HTTPResponse {
         // Reset keeps the connection cache; every option is set again for this request.
         curl_easy_reset(raw)
-        let state = TransferState(upload: request.body, sink: request.responseSink, expectedBytes: request.expectedResponseBytes)
+        let state = TransferState(upload: request.body, uploadFile: request.bodyFile, sink: request.responseSink, expectedBytes: request.expectedResponseBytes)
         let ctx = Unmanaged.passUnretained(state).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
@@ -115,14 +119,14 @@ private final class EasyHandle {
                 sm_setopt_long(raw, CURLOPT_NOBODY, 1)
             case .put:
                 sm_setopt_long(raw, CURLOPT_UPLOAD, 1)
-                sm_setopt_off(raw, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.body.count))
+                sm_setopt_off(raw, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.bodyCount))
                 // With 100-continue a rejected PUT (401) costs no body bytes.
-                if !request.body.isEmpty && !headers.contains(where: { $0.name.lowercased() == "expect" }) {
+                if request.bodyCount > 0 && !headers.contains(where: { $0.name.lowercased() == "expect" }) {
                     headers.append(("Expect", "100-continue"))
                 }
             case .post, .patch:
                 sm_setopt_long(raw, CURLOPT_POST, 1)
-                sm_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+                sm_setopt_off(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.bodyCount))
                 if request.method == .patch { sm_setopt_string(raw, CURLOPT_CUSTOMREQUEST, "PATCH") }
                 headers.append(("Expect", ""))
                 // libcurl would add a form Content-Type, which Swift stores as the object's type.
@@ -143,7 +147,7 @@ private final class EasyHandle {
         }
         guard code == CURLE_OK else {
             let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            let message = state.uploadError?.description ?? (detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
             let partial = request.responseSink == nil ? state.sink.bytes : []
             throw HTTPTransportError(code: Int(code.rawValue), message: message, partialBody: partial,
                                      status: state.status, headers: state.headers)
@@ -192,6 +196,18 @@ private func curlReadBody(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ co
                           _ userdata: UnsafeMutableRawPointer?) -> Int {
     guard let ptr, let userdata else { return Int(CURL_READFUNC_ABORT) }
     let state = Unmanaged<TransferState>.fromOpaque(userdata).takeUnretainedValue()
+    if let region = state.uploadFile {
+        let n = min(size * count, region.count - state.uploadOffset)
+        guard n > 0 else { return 0 }
+        let got = pread(region.file.fd, ptr, n, off_t(region.offset + state.uploadOffset))
+        guard got > 0 else {
+            // A short file would send a body shorter than announced: the transfer stops instead.
+            state.uploadError = LocalFileError(errno: got < 0 ? errno : EIO, what: "reading \(region.file.place) for the request body")
+            return Int(CURL_READFUNC_ABORT)
+        }
+        state.uploadOffset += got
+        return got
+    }
     let n = min(size * count, state.upload.count - state.uploadOffset)
     guard n > 0 else { return 0 }
     state.upload.withUnsafeBytes { src in

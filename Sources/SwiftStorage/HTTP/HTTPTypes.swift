@@ -41,6 +41,8 @@ public struct HTTPRequest: Sendable {
     /// Sent in this order; an entry with an empty value suppresses a header libcurl would add.
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// When set, the body is read from this file region (file data) and `body` is not sent.
+    public var bodyFile: FileRegion?
     /// Size the response body is expected to have, to size its buffer once.
     public var expectedResponseBytes: Int
     /// When set, a successful response's body goes here (appended) instead of `HTTPResponse.body`.
@@ -54,6 +56,9 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.expectedResponseBytes = expectedResponseBytes
     }
+
+    /// The bytes the request sends.
+    public var bodyCount: Int { bodyFile?.count ?? body.count }
 }
 
 public struct HTTPResponse: Sendable {

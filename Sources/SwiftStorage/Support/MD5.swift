@@ -6,17 +6,38 @@ import CCrypto
 public enum MD5 {
     /// Whether OpenSSL lends an MD5 (not in a FIPS-only configuration): the command checks it
     /// before mounting, as no large file could be stored without one.
-    public static var isAvailable: Bool { digest([]) != nil }
+    public static var isAvailable: Bool { (try? digest { _ in }) != nil }
 
     /// The lower-case hex digest of `bytes`.
     public static func hex(_ bytes: [UInt8]) -> String {
-        guard let digest = digest(bytes) else { preconditionFailure("OpenSSL has no MD5 (checked before mounting)") }
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] }, as: UTF8.self)
+        // Only OpenSSL lacking MD5 throws here, which the command checked before mounting.
+        try! hex { try $0(bytes[...]) }
     }
 
-    private static func digest(_ bytes: [UInt8]) -> [UInt8]? {
+    /// The lower-case hex digest of a file region, read in chunks (never whole into RAM).
+    public static func hex(of region: FileRegion) throws -> String {
+        try hex { feed in try region.forEachChunk { try feed($0) } }
+    }
+
+    private struct Unavailable: Error {}
+
+    private static func hex(_ produce: ((ArraySlice<UInt8>) throws -> Void) throws -> Void) throws -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: try digest(produce).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] }, as: UTF8.self)
+    }
+
+    private static func digest(_ produce: ((ArraySlice<UInt8>) throws -> Void) throws -> Void) throws -> [UInt8] {
+        guard let context = sm_md5_begin() else { throw Unavailable() }
         var digest = [UInt8](repeating: 0, count: 16)
-        return sm_md5(bytes, bytes.count, &digest) == 1 ? digest : nil
+        do {
+            try produce { piece in
+                guard piece.withUnsafeBytes({ sm_md5_update(context, $0.baseAddress, $0.count) }) == 1 else { throw Unavailable() }
+            }
+        } catch {
+            _ = sm_md5_end(context, &digest)
+            throw error
+        }
+        guard sm_md5_end(context, &digest) == 1 else { throw Unavailable() }
+        return digest
     }
 }

@@ -58,6 +58,8 @@ public final class SwiftClient: Sendable {
         public var query: [(String, String)] = []
         public var headers: [(name: String, value: String)] = []
         public var body: [UInt8] = []
+        /// File data sent as the body instead of `body`.
+        public var bodyFile: FileRegion?
         public var expectedResponseBytes = 0
         public var responseSink: ByteSink?
         /// Statuses handed back to the caller instead of being turned into errors.
@@ -97,6 +99,7 @@ public final class SwiftClient: Sendable {
                                       headers: call.headers + [("X-Auth-Token", session.token.reveal)],
                                       body: call.body, expectedResponseBytes: call.expectedResponseBytes)
             request.responseSink = call.responseSink
+            request.bodyFile = call.bodyFile
             if call.method == .get || call.method == .head { request.headers.append(("Accept-Encoding", "identity")) }
             let outcome: Result<HTTPResponse, HTTPTransportError>
             let sunk = call.responseSink?.bytes.count ?? 0
@@ -108,14 +111,14 @@ public final class SwiftClient: Sendable {
             let received = (call.responseSink?.bytes.count ?? 0) - sunk
             switch outcome {
             case .success(let response):
-                counters.record(status: response.status, up: request.body.count, down: response.body.count + received)
+                counters.record(status: response.status, up: request.bodyCount, down: response.body.count + received)
             case .failure:
                 counters.record(status: nil, up: 0, down: received)
             }
             // A request trace without headers (the token never reaches the log), formatted only
             // when trace logging is on.
             let finished = clock.now()
-            logger.trace("\(Self.trace(call, outcome, sent: request.body.count, received: received, seconds: finished.timeIntervalSince(started)))")
+            logger.trace("\(Self.trace(call, outcome, sent: request.bodyCount, received: received, seconds: finished.timeIntervalSince(started)))")
 
             switch outcome {
             case .success(let response) where call.passStatuses.contains(response.status):
@@ -336,8 +339,22 @@ public final class SwiftClient: Sendable {
     @discardableResult
     public func put(container: String, object: String, body: [UInt8], headers: [(name: String, value: String)] = []) throws -> String {
         var call = Call(.put, container: container, object: object)
-        call.headers = headers
         call.body = body
+        return try put(call, headers: headers)
+    }
+
+    /// PUTs an object whose bytes wait in a local file (nil: empty); every retry reads them again
+    /// from there.
+    @discardableResult
+    public func put(container: String, object: String, file: FileRegion?, headers: [(name: String, value: String)] = []) throws -> String {
+        var call = Call(.put, container: container, object: object)
+        call.bodyFile = file
+        return try put(call, headers: headers)
+    }
+
+    private func put(_ prepared: Call, headers: [(name: String, value: String)]) throws -> String {
+        var call = prepared
+        call.headers = headers
         let response = try send(call)
         return (response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
     }

@@ -72,6 +72,84 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         try fs.flush(handle: handle, caller: getpid())
     }
 
+    /// What a killed daemon leaves: segments under its prefix and a journal of those acknowledged.
+    func leaveInterruptedUpload(_ m: Mounted, cacheDir: String, segments: [[UInt8]], journaled: Int, closing: Bool = false) throws -> String {
+        let prefix = "img/swiftmount/1700000000.000000-0123abcd"
+        let identity = UploadJournal.Identity(storage: try m.client.connection.current().storageURL, container: "c", object: "img",
+                                              segmentContainer: "c_segments")
+        let journal = try UploadJournal.create(cacheDir: cacheDir, identity: identity, prefix: prefix)
+        try m.client.createContainer("c_segments")
+        for (i, bytes) in segments.enumerated() {
+            let etag = try m.client.put(container: "c_segments", object: prefix + String(format: "/%08d", i + 1), body: bytes)
+            if i < journaled { try journal.record(.init(index: i + 1, offset: i * Harness.segment, size: bytes.count, etag: etag)) }
+        }
+        if closing { try journal.markClosing() }
+        return prefix
+    }
+
+    func segmentPuts(_ m: Mounted) -> [String] {
+        m.transport.requests.filter { $0.method == .put && $0.url.contains("/c_segments/") }.map(\.url)
+    }
+
+    func testARewriteAfterACrashSendsOnlySegmentsSwiftLacksAndDropsThosePastTheNewEnd() throws {
+        let cache = NSTemporaryDirectory() + "swiftmount-resume-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try mount { $0.cacheDir = cache }
+        let old = (1...5).map { [UInt8].pattern($0, count: Harness.segment) }
+        // Segments 4 and 5 were stored, but the crash came before their acknowledgement was journaled.
+        let prefix = try leaveInterruptedUpload(first, cacheDir: cache, segments: old, journaled: 3)
+        let mounted = Mounted(cluster: first.cluster, transport: first.transport, client: first.client,
+                              fs: SwiftFilesystem(client: first.client, container: "c", options: first.fs.options, logger: Harness.logger))
+        XCTAssertTrue(mounted.fs.status(mountpoint: "/m", auth: .init(method: "", tokenExpiresAt: nil, authentications: 0, trust: "", heldTrust: nil,
+                                                                     renewable: true, problem: nil))
+            .activeUploads?.contains("c_segments/" + prefix) ?? false, "listed as waiting, and gc leaves it")
+        let before = segmentPuts(mounted).count
+        // The new file: four segments, the second one changed.
+        let new = old[0] + [UInt8].pattern(9, count: Harness.segment) + old[2] + old[3]
+        try store(mounted.fs, "/img", new)
+        XCTAssertEqual(Array(segmentPuts(mounted).dropFirst(before)), [segmentPuts(mounted).last!], "only one segment sent")
+        XCTAssertTrue(segmentPuts(mounted).last!.hasSuffix("0123abcd/00000002"), "the changed one, under the old prefix")
+        XCTAssertEqual(try first.client.get(container: "c", object: "img", range: 0..<new.count, ifMatch: nil), new)
+        XCTAssertEqual(try objectNames(first.client, "c_segments"), (1...4).map { prefix + String(format: "/%08d", $0) },
+                       "the fifth segment, past the new end, is deleted")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache + "/journal"), [])
+    }
+
+    func testAJournalMarkedForItsManifestIsNeverResumed() throws {
+        let cache = NSTemporaryDirectory() + "swiftmount-resume-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try mount { $0.cacheDir = cache }
+        let old = (1...2).map { [UInt8].pattern($0, count: Harness.segment) }
+        let prefix = try leaveInterruptedUpload(first, cacheDir: cache, segments: old, journaled: 2, closing: true)
+        let fs = SwiftFilesystem(client: first.client, container: "c", options: first.fs.options, logger: Harness.logger)
+        let before = segmentPuts(first).count
+        try store(fs, "/img", old[0] + old[1])
+        let sent = Array(segmentPuts(first).dropFirst(before))
+        XCTAssertEqual(sent.count, 2, "a manifest may use the old segments: they are neither reused nor rewritten")
+        XCTAssertFalse(sent.contains { $0.contains("0123abcd") }, "\(sent)")
+        XCTAssertEqual(try objectNames(first.client, "c_segments").filter { $0.hasPrefix(prefix) }.count, 2, "left for gc to judge")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache + "/journal"), [])
+    }
+
+    func testAJournalOlderThanADayIsDroppedWhicheverContainerItIsOf() throws {
+        let cache = NSTemporaryDirectory() + "swiftmount-resume-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let m = try mount { $0.cacheDir = cache }
+        let identity = UploadJournal.Identity(storage: try m.client.connection.current().storageURL, container: "other", object: "img",
+                                              segmentContainer: "other_segments")
+        // Each journal is released at once, as a killed daemon's is.
+        let old = try UploadJournal.create(cacheDir: cache, identity: identity, prefix: "img/swiftmount/1-old").path
+        let fresh = try UploadJournal.create(cacheDir: cache, identity: identity, prefix: "img/swiftmount/2-fresh").path
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-25 * 3600)], ofItemAtPath: old)
+        _ = SwiftFilesystem(client: m.client, container: "c", options: m.fs.options, logger: Harness.logger)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: old), "past the grace period: dropped")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: fresh), "another container's, still resumable by its own mount")
+    }
+
+    func objectNames(_ client: SwiftClient, _ container: String) throws -> [String] {
+        try client.listAll(container: container, delimiter: nil).compactMap { if case .object(let o) = $0 { return o.name } else { return nil } }
+    }
+
     func testVerifyMD5SendsEachBodysMD5AsItsETag() throws {
         let m = try mount { $0.verifyMD5 = true }
         try store(m.fs, "/big", .pattern(3, count: 3 * Harness.segment + 11))

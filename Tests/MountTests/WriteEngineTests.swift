@@ -55,6 +55,38 @@ final class WriteEngineTests: StackFaultTestCase {
         XCTAssertEqual(try objectNames(in: container + "_segments"), [])
     }
 
+    func testACopyCutByAKilledDaemonResumesSendingOnlyTheSegmentsSwiftLacks() throws {
+        let source = try randomFile("resumed", mebibytes: 96)
+        let options = ["segment_size=4M", "cache_dir=" + scratch + "/cache"]
+        let first = try mount(options)
+        let copy = try Shell.background("cp \(Shell.quote(source)) \(Shell.quote(first.path("resumed.img"))) 2>/dev/null")
+        let deadline = Date().addingTimeInterval(60)
+        while ((try? objectNames(in: container + "_segments")) ?? []).count < 8 {
+            guard Date() < deadline else { return XCTFail("no 8 segments stored within 60 s") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        try first.kill()
+        copy.waitUntilExit()
+        let stored = try objectNames(in: container + "_segments")
+        XCTAssertNil(try client.head(container: container, object: "resumed.img"), "no partial object after kill -9")
+
+        let second = try mount(options)
+        XCTAssertTrue(second.log.contains("an interrupted upload of resumed.img"), second.log)
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(second.path("resumed.img")))")
+        XCTAssertEqual(try serverSHA256("resumed.img"), try Shell.sha256(source))
+        let summary = try XCTUnwrap(second.log.split(separator: "\n").first { $0.contains("resumed an interrupted upload") })
+        let reused = try XCTUnwrap(Int(summary.components(separatedBy: "; ").last!.split(separator: " ").first!))
+        // Only segments whose acknowledgement the kill cut short may go again.
+        XCTAssertGreaterThanOrEqual(reused, stored.count - 2, String(summary))
+        XCTAssertTrue(summary.hasSuffix("of 24 segments were already in Swift"), String(summary))
+        let segments = try objectNames(in: container + "_segments")
+        XCTAssertEqual(segments.count, 24, "the new manifest's segments, nothing orphaned")
+        XCTAssertEqual(Set(segments.map { $0.split(separator: "/").dropLast().joined(separator: "/") }).count, 1,
+                       "all under the interrupted upload's prefix")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch + "/cache/journal"), [], "the journal is gone")
+        XCTAssertTrue(try gc().contains("0 orphaned uploads"))
+    }
+
     func testReplacingALargeFileDeletesTheOldSegmentsAfterTheSwap() throws {
         let first = try randomFile("a", mebibytes: 20)
         let second = try randomFile("b", mebibytes: 13)

@@ -6,6 +6,8 @@ public final class MemoryBudget: @unchecked Sendable {
     public let capacity: Int
     private let condition = NSCondition()
     private var used = 0
+    /// Counts releases, for a waiter that needs any progress rather than an empty budget.
+    private var releases = 0
 
     public init(capacity: Int) {
         self.capacity = capacity
@@ -34,16 +36,23 @@ public final class MemoryBudget: @unchecked Sendable {
         return true
     }
 
-    /// Waits until nothing is held (every upload drained).
-    public func waitUntilIdle() {
+    /// Waits until some bytes are released, at most `timeout` seconds; false at once if nothing
+    /// is held, or if nothing was released in time.
+    public func waitForRelease(timeout: TimeInterval) -> Bool {
         condition.lock()
-        while used > 0 { condition.wait() }
-        condition.unlock()
+        defer { condition.unlock() }
+        let start = releases
+        let deadline = Date().addingTimeInterval(timeout)
+        while used > 0 && releases == start {
+            guard condition.wait(until: deadline) else { break }
+        }
+        return releases != start
     }
 
     public func release(_ bytes: Int) {
         condition.lock()
         used -= bytes
+        releases += 1
         condition.broadcast()
         condition.unlock()
     }

@@ -23,6 +23,13 @@ final class UploadContext: Sendable {
     let live = LiveUploads()
     let logger: Logger
     private let segmentContainerReady = Once()
+    /// The storage URL journals are tied to (nil: unknown, nothing is journaled).
+    private let storage: String?
+    private let cacheDir: String
+    /// Uploads a killed daemon left, by object name: writing the same file again resumes them.
+    private let interrupted: Mutex<[String: UploadJournal.Interrupted]>
+    /// How long an interrupted upload stays resumable.
+    static let resumeGrace: TimeInterval = 24 * 3600
 
     init(client: SwiftClient, container: String, options: MountOptions, cluster: ClusterInfo,
          transfers: TransferRegistry, logger: Logger) {
@@ -40,6 +47,45 @@ final class UploadContext: Sendable {
         self.staging = StagingArea(directory: options.cacheDir)
         self.transfers = transfers
         self.logger = logger
+        cacheDir = options.cacheDir
+        storage = try? client.connection.current().storageURL
+        var found = storage.map {
+            UploadJournal.interrupted(cacheDir: options.cacheDir, storage: $0, container: container, grace: Self.resumeGrace, logger: logger)
+        } ?? [:]
+        // Segments Swift stored whose acknowledgement the crash cut short are there too.
+        for (object, upload) in found {
+            let listed = (try? client.listAll(container: upload.identity.segmentContainer, prefix: upload.prefix + "/", delimiter: nil)) ?? []
+            found[object] = upload.adding(listed: listed)
+        }
+        interrupted = Mutex(found)
+        for upload in found.values {
+            // Listed by `swiftmount status`, and left alone by `gc` while this mount can resume them.
+            live.begin(segmentContainer + "/" + upload.prefix)
+            logger.notice("an interrupted upload of \(upload.identity.object) (\(upload.segments.count) segments stored) resumes when that file is written again")
+        }
+    }
+
+    /// A journal for a new upload; nil (said in the log) if it cannot be written: the upload
+    /// goes on, only a resume after a crash is lost.
+    func journal(object: String, prefix: String) -> UploadJournal? {
+        guard let storage, manifest == .slo else { return nil }
+        do {
+            return try UploadJournal.create(cacheDir: cacheDir, identity: .init(storage: storage, container: container, object: object,
+                                                                                segmentContainer: segmentContainer), prefix: prefix)
+        } catch {
+            logger.warning("\(object): no upload journal (\(error)); a crash would mean sending it all again")
+            return nil
+        }
+    }
+
+    /// The interrupted upload of `object` to resume, taken (once).
+    func claimInterrupted(_ object: String) -> UploadJournal.Interrupted? {
+        guard manifest == .slo else { return nil }
+        return interrupted.withLock { found in
+            guard let upload = found[object], upload.identity.segmentContainer == segmentContainer else { return nil }
+            found[object] = nil
+            return upload
+        }
     }
 
     /// The ETag header that makes Swift verify a body (nil: empty), when `verify_md5` is on.
@@ -386,23 +432,29 @@ final class FileWriter: @unchecked Sendable {
                 segmentStart = size
             }
             try sticky { try startSegmentsIfLarge() }
+            // The upload holds the full segment's spool now; its space goes once Swift has it.
+            if upload != nil && size == segmentStart { spool = nil }
         }
     }
 
     /// Writes at the stream's end. Once segments are being uploaded, each starts a new spool file.
-    /// A full `cache_dir` waits for the mount's uploads to drain and tries once more; then the
-    /// write fails with ENOSPC and the file is never stored.
+    /// A full `cache_dir` is tried again each time one of the mount's queued segments is stored
+    /// (its spool space freed); once none is queued, or none is stored for 30 s, the write fails
+    /// with ENOSPC and the file is never stored.
     private func spoolWrite(_ bytes: ArraySlice<UInt8>) throws {
         if spool == nil || (upload != nil && size == segmentStart) {
             spool = try context.staging.spool()
             spoolBase = size
         }
-        do {
-            try spool!.write(bytes, at: size - spoolBase)
-        } catch let error as LocalFileError where error.errno == ENOSPC {
-            context.logger.warning("\(path): cache_dir is full; waiting for uploads to drain")
-            context.budget.waitUntilIdle()
-            try spool!.write(bytes, at: size - spoolBase)
+        var warned = false
+        while true {
+            do {
+                return try spool!.write(bytes, at: size - spoolBase)
+            } catch let error as LocalFileError where error.errno == ENOSPC {
+                if !warned { context.logger.warning("\(path): cache_dir is full; waiting for uploads to drain") }
+                warned = true
+                guard context.budget.waitForRelease(timeout: 30) else { throw error }
+            }
         }
     }
 
@@ -417,7 +469,8 @@ final class FileWriter: @unchecked Sendable {
         guard max(size, declaredSize) > context.threshold else { return }
         if upload == nil {
             try context.ensureSegmentContainer()
-            upload = SegmentedUpload(context: context, object: path.key, transfer: transfer)
+            upload = SegmentedUpload(context: context, object: path.key, transfer: transfer,
+                                     resuming: context.claimInterrupted(path.key))
         }
         while !held.isEmpty {
             try upload!.submit(held.removeFirst())
@@ -521,6 +574,7 @@ final class FileWriter: @unchecked Sendable {
             if let tail {
                 try upload.submit(tail)
                 segmentStart = size
+                spool = nil
             }
             manifested = try finish(upload, size: size, keepingFirst: manifested,
                                     headers: { metadataHeaders(base: base, segmented: true) })
@@ -579,8 +633,13 @@ final class FileWriter: @unchecked Sendable {
                         headers: () -> [(name: String, value: String)]) throws -> Int {
         do {
             let segments = try upload.waitForSegments()
+            try upload.prepareManifest()
             try context.putManifest(object: path.key, upload: upload, segments: segments, headers: headers())
             context.logger.info("stored \(path) (\(size) bytes, \(segments.count) segments, \(context.manifest.rawValue))")
+            if let reused = upload.reusedSegments {
+                context.logger.notice("\(path): resumed an interrupted upload; \(reused) of \(segments.count) segments were already in Swift")
+                upload.dropUnusedEarlierSegments(after: segments.count)
+            }
             return segments.count
         } catch SwiftError.outcomeUnknown(let why) {
             // The manifest may be stored: its segments stay (for `swiftmount gc` if it is not).

@@ -14,6 +14,11 @@ final class SegmentedUpload: @unchecked Sendable {
     let prefix: String
     private let context: UploadContext
     private let transfer: Transfer
+    /// Where acknowledged segments are recorded, so a killed daemon's upload can be resumed.
+    private let journal: UploadJournal?
+    /// The segments an interrupted upload this one resumes had stored, by index: one whose bytes
+    /// hash the same at the same offset is not sent again.
+    private let earlier: [Int: UploadJournal.Segment]
     private var client: SwiftClient { context.client }
     private var logger: Logger { context.logger }
 
@@ -23,18 +28,28 @@ final class SegmentedUpload: @unchecked Sendable {
     private var failure: Error?
     private var submitted = 0
     /// Segments queued for the pool, each taken by the job that sends it.
-    private var pending: [Int: FileRegion] = [:]
+    private var pending: [Int: (region: FileRegion, offset: Int)] = [:]
+    /// The file offset the next segment starts at.
+    private var nextOffset = 0
+    /// Segments taken over from the interrupted upload instead of being sent.
+    private var reused = 0
 
-    init(context: UploadContext, object: String, transfer: Transfer) {
+    /// With `resuming`, the upload goes on under the interrupted upload's prefix and journal.
+    init(context: UploadContext, object: String, transfer: Transfer, resuming: UploadJournal.Interrupted? = nil) {
         self.context = context
         self.transfer = transfer
         self.segmentContainer = context.segmentContainer
-        self.prefix = "\(object)/swiftmount/\(Self.uploadID())"
+        let prefix = resuming?.prefix ?? "\(object)/swiftmount/\(Self.uploadID())"
+        self.prefix = prefix
+        earlier = resuming?.segments ?? [:]
+        journal = resuming?.journal ?? context.journal(object: object, prefix: prefix)
         context.live.begin(segmentContainer + "/" + prefix)
     }
 
-    /// The upload is over (stored, aborted, or its file closed): gc may judge its segments.
+    /// The upload is over (stored, aborted, or its file closed): gc may judge its segments, and
+    /// there is nothing left to resume.
     func end() {
+        journal?.remove()
         context.live.end(segmentContainer + "/" + prefix)
     }
 
@@ -57,7 +72,8 @@ final class SegmentedUpload: @unchecked Sendable {
         let index = submitted + 1
         submitted = index
         inFlight += 1
-        pending[index] = segment
+        pending[index] = (segment, nextOffset)
+        nextOffset += size
         condition.unlock()
         let queued = Date()
         context.pool.submit { [self] in
@@ -81,14 +97,63 @@ final class SegmentedUpload: @unchecked Sendable {
         }
     }
 
-    /// PUTs segment `index`; its region is dropped when this returns.
+    /// PUTs segment `index` and journals it; its region is dropped when this returns.
     private func put(_ index: Int) -> Result<String, Error> {
-        let segment = condition.withLock { pending.removeValue(forKey: index)! }
+        let (segment, offset) = condition.withLock { pending.removeValue(forKey: index)! }
+        if let old = earlier[index], old.size == segment.count, isStored(old, as: index, bytes: segment) {
+            condition.withLock { reused += 1 }
+            return .success(old.etag)
+        }
         // With verify_md5, Swift checks the body against its MD5; a 422 mismatch is re-sent.
-        return Result {
+        let result = Result {
             try client.put(container: segmentContainer, object: segmentName(index), file: segment,
                            headers: context.checksumHeader(segment))
         }
+        if case .success(let etag) = result, let journal {
+            do { try journal.record(.init(index: index, offset: offset, size: segment.count, etag: etag)) } catch {
+                logger.warning("\(prefix): \(error); a resume after a crash would send this segment again")
+            }
+        }
+        return result
+    }
+
+    /// Whether the interrupted upload's segment holds these bytes: they hash to its ETag, and
+    /// Swift still has it with that ETag (`gc` may have deleted it since).
+    private func isStored(_ old: UploadJournal.Segment, as index: Int, bytes: FileRegion) -> Bool {
+        guard (try? MD5.hex(of: bytes)) == old.etag else { return false }
+        return (try? client.head(container: segmentContainer, object: segmentName(index)))??.etag == old.etag
+    }
+
+    /// Called before each manifest PUT: from then on a manifest may refer to this prefix, so its
+    /// journal must never be resumed. If that cannot be written down, the journal goes instead.
+    func prepareManifest() throws {
+        guard let journal else { return }
+        do { try journal.markClosing() } catch {
+            journal.remove()
+            guard !FileManager.default.fileExists(atPath: journal.path) else { throw error }
+        }
+    }
+
+    /// After a manifest over the first `count` segments is stored by a resumed upload: the
+    /// interrupted upload's segments past them belong to no manifest (it never stored one).
+    func dropUnusedEarlierSegments(after count: Int) {
+        guard !earlier.isEmpty else { return }
+        let extra = (try? client.listAll(container: segmentContainer, prefix: prefix + "/", delimiter: nil)) ?? []
+        let names = extra.compactMap { entry -> String? in
+            guard case .object(let o) = entry, let index = Int(o.name.dropFirst(prefix.count + 1)), index > count else { return nil }
+            return o.name
+        }
+        guard !names.isEmpty else { return }
+        do {
+            try client.deleteMany(names.map { ObjectRef(container: segmentContainer, name: $0) }, bulkLimit: context.bulkDeleteLimit)
+        } catch {
+            logger.warning("could not delete \(names.count) unused segments of the resumed upload \(prefix): \(error); `swiftmount gc` finds them")
+        }
+    }
+
+    /// Segments taken over from an interrupted upload rather than sent (nil: not a resume).
+    var reusedSegments: Int? {
+        earlier.isEmpty ? nil : condition.withLock { reused }
     }
 
     var segmentCount: Int {
@@ -119,6 +184,7 @@ final class SegmentedUpload: @unchecked Sendable {
         while inFlight > 0 { condition.wait() }
         let names = acknowledged.keys.sorted().filter { $0 > kept }.map(segmentName)
         condition.unlock()
+        journal?.remove()
         do {
             try client.deleteMany(names.map { ObjectRef(container: segmentContainer, name: $0) }, bulkLimit: context.bulkDeleteLimit)
         } catch {

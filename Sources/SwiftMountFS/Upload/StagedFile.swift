@@ -34,6 +34,8 @@ final class StagingArea: Sendable {
         var template = Array("\(directory)/spool-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw FSError(errno, "cache_dir \(directory): cannot create a file in it") }
+        // Close-on-exec: a child the daemon starts (fusermount3) must not hold spool space.
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         unlink(template)
         return LocalFile(adopting: fd, place: "cache_dir \(directory)")
     }
@@ -42,6 +44,8 @@ final class StagingArea: Sendable {
 extension MountOptions {
     /// Throws why `cache_dir` cannot hold a file (the mount refuses to start then).
     public func checkCacheDir() throws {
+        // A read-only mount writes nothing there.
+        guard !fuseOptions.contains("ro") else { return }
         _ = try StagingArea(directory: cacheDir).spool()
     }
 }

@@ -5,6 +5,11 @@ public struct LocalFileError: Error, Sendable, CustomStringConvertible {
     public let errno: Int32
     public let what: String
 
+    public init(errno: Int32, what: String) {
+        self.errno = errno
+        self.what = what
+    }
+
     public var description: String { "\(what): \(String(cString: strerror(errno)))" }
 }
 

@@ -9,6 +9,7 @@
 #   5 Keystone down 30 s mid-upload                 9 8 writers and 8 readers, all sha256s right
 #                                                  10 object overwritten by another client mid-read
 #  11 peak RSS of a 4 GiB cp (defaults) <= 96 MiB    12 cache_dir full mid-copy: ENOSPC, nothing left
+#  13 kill -9 at 60% of a 4 GiB cp, mount, cp again: only what Swift lacks is sent
 # --quick uses 512 MiB instead of 3 GiB for 1 and 2 (and 4/3 of that for 11), written at ~30 MB/s so the copy still outlives
 # a token. CI runs the reduced XCTest versions of 1, 3,
 # 6 and 8 (scripts/test.sh); this script is the full set.
@@ -269,7 +270,33 @@ object stored: $stored; segments left: $segments; spool bytes left: $used"
   umount "$WORK/cache"
 }
 
-for n in 1 2 3 4 5 6 7 8 9 10 11 12; do
+scenario13() {
+  fresh_container resume
+  local mib=$((BIG_MIB * 4 / 3)) sum; sum=$(random_file mem$mib $mib)
+  local total=$(((mib + 63) / 64)) at
+  at=$((total * 6 / 10))
+  mount_sm "cache_dir=$WORK/spool"
+  cp "$WORK/mem$mib" "$MNT/img" 2>/dev/null &
+  local copy=$!
+  until [ "$(swiftclient list "${CONTAINER}_segments" 2>/dev/null | wc -l)" -ge "$at" ]; do sleep 0.2; done
+  kill -9 "$DAEMON"; wait_gone "$DAEMON"; wait "$copy"
+  fusermount3 -u -z "$MNT"
+  sleep 2
+  local stored; stored=$(swiftclient list "${CONTAINER}_segments" | wc -l)
+  mount_sm "cache_dir=$WORK/spool"
+  local t0 t1; t0=$(date +%s.%N); cp "$WORK/mem$mib" "$MNT/img"; local rc=$?; t1=$(date +%s.%N)
+  local got; got=$(server_sha img)
+  local line; line=$(grep -o 'resumed an interrupted upload; [0-9]* of [0-9]*' "$WORK/$CONTAINER.log" | tail -1)
+  local reused; reused=$(echo "$line" | awk '{print $5}')
+  sleep 3  # container listings lag behind the last segment PUTs
+  local left; left=$(swiftclient list "${CONTAINER}_segments" | wc -l)
+  local verdict=FAIL
+  [ $rc = 0 ] && [ "$got" = "$sum" ] && [ -n "$reused" ] && [ "$reused" -ge $((stored - 2)) ] && [ "$left" = "$total" ] && verdict=PASS
+  result 13 "kill -9 at ~60% of a $mib MiB cp, mount again, cp again" $verdict "killed with $stored of $total segments in Swift; the re-run reused $reused, sent $((total - ${reused:-0})) ($(echo "$t1 - $t0" | bc | cut -c1-5) s); sha256 equal: $([ "$got" = "$sum" ] && echo yes || echo no); segments left: $left"
+  drop_container
+}
+
+for n in 1 2 3 4 5 6 7 8 9 10 11 12 13; do
   want "$n" && "scenario$n"
 done
 echo "$PASSED passed, $FAILED failed"

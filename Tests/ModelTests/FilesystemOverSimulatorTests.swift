@@ -131,6 +131,25 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache + "/journal"), [])
     }
 
+    func testAJournalWithATornLineBeforeItsEndIsNeverResumed() throws {
+        let cache = NSTemporaryDirectory() + "swiftmount-resume-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try mount { $0.cacheDir = cache }
+        let old = (1...2).map { [UInt8].pattern($0, count: Harness.segment) }
+        _ = try leaveInterruptedUpload(first, cacheDir: cache, segments: old, journaled: 2)
+        // A line cut short, then more: the torn one could have been a closing mark.
+        let journal = cache + "/journal/" + (try FileManager.default.contentsOfDirectory(atPath: cache + "/journal")).first!
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: journal))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"clos\n{\"segment\":{\"index\":3,\"offset\":0,\"size\":1,\"etag\":\"x\"}}\n".utf8))
+        handle.closeFile()
+        let fs = SwiftFilesystem(client: first.client, container: "c", options: first.fs.options, logger: Harness.logger)
+        let before = segmentPuts(first).count
+        try store(fs, "/img", old[0] + old[1])
+        XCTAssertFalse(segmentPuts(first).dropFirst(before).contains { $0.contains("0123abcd") }, "not resumed")
+        XCTAssertEqual(segmentPuts(first).count - before, 2)
+    }
+
     func testAJournalOlderThanADayIsDroppedWhicheverContainerItIsOf() throws {
         let cache = NSTemporaryDirectory() + "swiftmount-resume-" + UUID().uuidString.prefix(8)
         defer { try? FileManager.default.removeItem(atPath: cache) }

@@ -49,13 +49,12 @@ final class UploadContext: Sendable {
         self.logger = logger
         cacheDir = options.cacheDir
         storage = try? client.connection.current().storageURL
-        var found = storage.map {
-            UploadJournal.interrupted(cacheDir: options.cacheDir, storage: $0, container: container, grace: Self.resumeGrace, logger: logger)
-        } ?? [:]
-        // Segments Swift stored whose acknowledgement the crash cut short are there too.
-        for (object, upload) in found {
-            let listed = (try? client.listAll(container: upload.identity.segmentContainer, prefix: upload.prefix + "/", delimiter: nil)) ?? []
-            found[object] = upload.adding(listed: listed)
+        // A read-only or DLO mount could never resume them: it leaves them to a mount that can.
+        let canResume = options.manifest == .slo && !options.fuseOptions.contains("ro")
+        var found: [String: UploadJournal.Interrupted] = [:]
+        if canResume, let storage {
+            found = UploadJournal.interrupted(cacheDir: options.cacheDir, storage: storage, container: container,
+                                              segmentContainer: segmentContainer, grace: Self.resumeGrace, logger: logger)
         }
         interrupted = Mutex(found)
         for upload in found.values {

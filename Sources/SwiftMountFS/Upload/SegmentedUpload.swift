@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SwiftStorage
+import Synchronization
 
 /// The segments of one large object, PUT in the background while the writer goes on, then
 /// stitched together by a static large object manifest.
@@ -10,15 +11,18 @@ import SwiftStorage
 /// are bounded by `budget` (`max_write_buffer`).
 final class SegmentedUpload: @unchecked Sendable {
     let segmentContainer: String
-    /// Unique per upload, so a concurrent or retried upload of the same name never shares segments.
+    /// Unique per upload, so a concurrent or retried upload of the same name never shares segments;
+    /// only the resume of an interrupted upload (which never stored a manifest) takes one over.
     let prefix: String
     private let context: UploadContext
     private let transfer: Transfer
     /// Where acknowledged segments are recorded, so a killed daemon's upload can be resumed.
     private let journal: UploadJournal?
-    /// The segments an interrupted upload this one resumes had stored, by index: one whose bytes
-    /// hash the same at the same offset is not sent again.
-    private let earlier: [Int: UploadJournal.Segment]
+    /// The interrupted upload this one resumes: a segment of it whose bytes hash the same and
+    /// have the same size is not sent again.
+    private let resumed: UploadJournal.Interrupted?
+    /// Its segments by index, journaled and listed; read once, by the first segment job.
+    private let earlierSegments = Mutex<[Int: UploadJournal.Segment]?>(nil)
     private var client: SwiftClient { context.client }
     private var logger: Logger { context.logger }
 
@@ -41,7 +45,7 @@ final class SegmentedUpload: @unchecked Sendable {
         self.segmentContainer = context.segmentContainer
         let prefix = resuming?.prefix ?? "\(object)/swiftmount/\(Self.uploadID())"
         self.prefix = prefix
-        earlier = resuming?.segments ?? [:]
+        resumed = resuming
         journal = resuming?.journal ?? context.journal(object: object, prefix: prefix)
         context.live.begin(segmentContainer + "/" + prefix)
     }
@@ -100,7 +104,7 @@ final class SegmentedUpload: @unchecked Sendable {
     /// PUTs segment `index` and journals it; its region is dropped when this returns.
     private func put(_ index: Int) -> Result<String, Error> {
         let (segment, offset) = condition.withLock { pending.removeValue(forKey: index)! }
-        if let old = earlier[index], old.size == segment.count, isStored(old, as: index, bytes: segment) {
+        if let old = earlier()[index], old.size == segment.count, isStored(old, as: index, bytes: segment) {
             condition.withLock { reused += 1 }
             return .success(old.etag)
         }
@@ -117,11 +121,23 @@ final class SegmentedUpload: @unchecked Sendable {
         return result
     }
 
+    /// The interrupted upload's segments: its journal's, and those a listing of its prefix shows
+    /// (stored, but the crash cut their acknowledgement short). Listed outside any lock.
+    private func earlier() -> [Int: UploadJournal.Segment] {
+        guard let resumed else { return [:] }
+        if let known = earlierSegments.withLock({ $0 }) { return known }
+        let listed = (try? client.listAll(container: segmentContainer, prefix: prefix + "/", delimiter: nil)) ?? []
+        let all = resumed.adding(listed: listed)
+        earlierSegments.withLock { $0 = all }
+        return all
+    }
+
     /// Whether the interrupted upload's segment holds these bytes: they hash to its ETag, and
-    /// Swift still has it with that ETag (`gc` may have deleted it since).
+    /// Swift still has it with that ETag (`gc` may have deleted it since, a crashed resume may
+    /// have rewritten it: every replica is asked).
     private func isStored(_ old: UploadJournal.Segment, as index: Int, bytes: FileRegion) -> Bool {
         guard (try? MD5.hex(of: bytes)) == old.etag else { return false }
-        return (try? client.head(container: segmentContainer, object: segmentName(index)))??.etag == old.etag
+        return (try? client.head(container: segmentContainer, object: segmentName(index), newest: true))??.etag == old.etag
     }
 
     /// Called before each manifest PUT: from then on a manifest may refer to this prefix, so its
@@ -137,7 +153,7 @@ final class SegmentedUpload: @unchecked Sendable {
     /// After a manifest over the first `count` segments is stored by a resumed upload: the
     /// interrupted upload's segments past them belong to no manifest (it never stored one).
     func dropUnusedEarlierSegments(after count: Int) {
-        guard !earlier.isEmpty else { return }
+        guard resumed != nil else { return }
         let extra = (try? client.listAll(container: segmentContainer, prefix: prefix + "/", delimiter: nil)) ?? []
         let names = extra.compactMap { entry -> String? in
             guard case .object(let o) = entry, let index = Int(o.name.dropFirst(prefix.count + 1)), index > count else { return nil }
@@ -153,7 +169,7 @@ final class SegmentedUpload: @unchecked Sendable {
 
     /// Segments taken over from an interrupted upload rather than sent (nil: not a resume).
     var reusedSegments: Int? {
-        earlier.isEmpty ? nil : condition.withLock { reused }
+        resumed == nil ? nil : condition.withLock { reused }
     }
 
     var segmentCount: Int {

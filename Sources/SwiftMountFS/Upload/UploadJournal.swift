@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Logging
 import SwiftStorage
+import Synchronization
 
 /// A small file per segmented upload in `cache_dir/journal`, so that an upload a killed daemon
 /// left behind can be resumed: which object, which segment prefix, and each segment Swift
@@ -41,22 +42,26 @@ final class UploadJournal: Sendable {
         let journal: UploadJournal
         let identity: Identity
         let prefix: String
-        /// By index: those journaled, and those a listing of the prefix shows (offset -1).
-        var segments: [Int: Segment]
+        /// By index: those journaled.
+        let segments: [Int: Segment]
 
-        /// With the segments a listing of the prefix shows that the journal lacks.
-        func adding(listed: [ListingEntry]) -> Interrupted {
-            var copy = self
+        /// The segments a listing of the prefix shows: also those stored whose acknowledgement
+        /// the crash cut short (offset -1).
+        func adding(listed: [ListingEntry]) -> [Int: Segment] {
+            var all = segments
             for case .object(let o) in listed {
-                guard let index = Int(o.name.dropFirst(prefix.count + 1)), copy.segments[index] == nil else { continue }
-                copy.segments[index] = Segment(index: index, offset: -1, size: o.bytes, etag: o.hash)
+                guard let index = Int(o.name.dropFirst(prefix.count + 1)), all[index] == nil else { continue }
+                all[index] = Segment(index: index, offset: -1, size: o.bytes, etag: o.hash)
             }
-            return copy
+            return all
         }
     }
 
     let path: String
     private let fd: Int32
+    /// Set when a line could not be written whole: the journal is unlinked then and written no
+    /// more, as a torn line could hide a later `closing` mark from a scan.
+    private let broken = Mutex(false)
 
     private init(path: String, fd: Int32) {
         self.path = path
@@ -67,30 +72,33 @@ final class UploadJournal: Sendable {
 
     private static func directory(in cacheDir: String) -> String { cacheDir + "/journal" }
 
-    /// A new journal for an upload, locked and written through to disk.
+    /// A new journal for an upload, locked and written through to disk. It is written under a
+    /// temporary name and renamed into place, so a scan never sees it half made.
     static func create(cacheDir: String, identity: Identity, prefix: String) throws -> UploadJournal {
         let dir = directory(in: cacheDir)
         for made in [cacheDir, dir] where mkdir(made, 0o700) != 0 && errno != EEXIST {
             throw LocalFileError(errno: errno, what: "creating \(made)")
         }
         let path = dir + "/" + UUID().uuidString.lowercased()
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LocalFileError(errno: errno, what: "creating \(path)") }
+        let fd = open(path + ".new", O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LocalFileError(errno: errno, what: "creating \(path).new") }
         let journal = UploadJournal(path: path, fd: fd)
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            journal.remove()
-            throw LocalFileError(errno: errno, what: "locking \(path)")
-        }
         do {
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw LocalFileError(errno: errno, what: "locking \(path).new") }
             try journal.append(Line(upload: identity, prefix: prefix))
+            guard rename(path + ".new", path) == 0 else { throw LocalFileError(errno: errno, what: "naming \(path)") }
             // The name must survive a crash too, not only the bytes.
-            let dirFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if dirFD >= 0 { fsync(dirFD); close(dirFD) }
+            syncDirectory(dir)
         } catch {
-            journal.remove()
+            unlink(path + ".new")
             throw error
         }
         return journal
+    }
+
+    private static func syncDirectory(_ dir: String) {
+        let dirFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirFD >= 0 { fsync(dirFD); close(dirFD) }
     }
 
     /// Records a segment Swift acknowledged.
@@ -103,16 +111,26 @@ final class UploadJournal: Sendable {
         try append(Line(closing: true))
     }
 
+    /// Unlinks the journal, durably: a `closing` mark that could not be written is replaced by
+    /// the journal's absence, which must survive a crash too.
     func remove() {
         unlink(path)
+        Self.syncDirectory((path as NSString).deletingLastPathComponent)
     }
 
     private func append(_ line: Line) throws {
         let bytes = Array(try JSONEncoder().encode(line)) + [0x0a]
-        // One write per line (O_APPEND): a crash leaves at most a torn last line, which a scan skips.
-        let n = write(fd, bytes, bytes.count)
-        guard n == bytes.count else { throw LocalFileError(errno: n < 0 ? errno : EIO, what: "writing \(path)") }
-        guard fsync(fd) == 0 else { throw LocalFileError(errno: errno, what: "syncing \(path)") }
+        try broken.withLock { broken in
+            guard !broken else { throw LocalFileError(errno: EIO, what: "\(path) was given up after a failed write") }
+            // One write per line (O_APPEND): a crash leaves at most a torn last line, which a scan
+            // skips; a failed write ends the journal, so no line ever follows a torn one.
+            let n = write(fd, bytes, bytes.count)
+            let failure = n != bytes.count ? (n < 0 ? errno : EIO) : fsync(fd) != 0 ? errno : 0
+            guard failure != 0 else { return }
+            broken = true
+            remove()
+            throw LocalFileError(errno: failure, what: "writing \(path)")
+        }
     }
 
     /// The journals in `cacheDir` no live daemon holds. Those of `storage`/`container` that can
@@ -120,30 +138,34 @@ final class UploadJournal: Sendable {
     /// the rest of them (closing, unreadable), and any journal older than `grace`, are unlinked,
     /// and their segments are left to `swiftmount gc`, which proves no manifest refers to them
     /// before deleting anything.
-    static func interrupted(cacheDir: String, storage: String, container: String, grace: TimeInterval,
-                            logger: Logger) -> [String: Interrupted] {
+    static func interrupted(cacheDir: String, storage: String, container: String, segmentContainer: String,
+                            grace: TimeInterval, logger: Logger) -> [String: Interrupted] {
         let dir = directory(in: cacheDir)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [:] }
         var found: [String: Interrupted] = [:]
-        for name in names.sorted() {
+        for name in names.sorted() where !name.hasSuffix(".new") {
             let path = dir + "/" + name
             let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
             guard fd >= 0 else { continue }
             let journal = UploadJournal(path: path, fd: fd)
-            // Held by a live daemon (its upload is under way): not ours to judge.
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
-            let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
-                .compactMap { try? JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+            var info = stat()
+            // Held by a live daemon (its upload is under way), or unlinked by one meanwhile: not
+            // ours to judge.
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0, fstat(fd, &info) == 0, info.st_nlink > 0 else { continue }
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            let decoded = text.split(separator: "\n").map { try? JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+            let lines = decoded.compactMap { $0 }
+            // Only a last line may be torn (the crash came while it was written).
+            let intact = decoded.dropLast().allSatisfy { $0 != nil }
             guard let first = lines.first, let identity = first.upload, let prefix = first.prefix else {
                 journal.remove()
                 continue
             }
-            var info = stat()
-            let age = fstat(fd, &info) == 0 ? Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec) : .infinity
+            let age = Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec)
             // Too old to resume, whatever container it is of.
-            let mine = identity.storage == storage && identity.container == container
+            let mine = identity.storage == storage && identity.container == container && identity.segmentContainer == segmentContainer
             guard mine || age >= grace else { continue }
-            guard mine, !lines.contains(where: { $0.closing == true }), age < grace, found[identity.object] == nil else {
+            guard mine, intact, !lines.contains(where: { $0.closing == true }), age < grace, found[identity.object] == nil else {
                 logger.info("dropping the journal of an interrupted upload of \(identity.object) (\(prefix)); `swiftmount gc` judges its segments")
                 journal.remove()
                 continue

@@ -273,10 +273,12 @@ public final class SwiftClient: Sendable {
 
     // MARK: - Objects
 
-    /// A symlink answers for itself (`symlink=get`), not for its target.
-    public func head(container: String, object: String, policy: RetryPolicy? = nil) throws -> ObjectInfo? {
+    /// A symlink answers for itself (`symlink=get`), not for its target. `newest` asks every
+    /// replica (`X-Newest`), for an object whose name was written more than once.
+    public func head(container: String, object: String, newest: Bool = false, policy: RetryPolicy? = nil) throws -> ObjectInfo? {
         var call = Call(.head, container: container, object: object)
         call.query = [("symlink", "get")]
+        if newest { call.headers = [("X-Newest", "true")] }
         call.passStatuses = [404]
         let response = try send(call, policy: policy)
         return response.status == 404 ? nil : ObjectInfo(headers: response.headers)

@@ -27,6 +27,8 @@ public struct FilesystemStats: Sendable {
 public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     public let container: String
     public let options: MountOptions
+    /// Pools and caps, shared by every container of an account mount.
+    let resources: MountResources
     /// Where the mount is, as the kernel spells it (an absolute path without symlinks).
     public var mountpoint = ""
     let client: SwiftClient
@@ -54,8 +56,11 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     private var draining = false
     private var drainDeadline: Date?
 
+    /// `resources`: the mount's shared pools and caps (account mode passes one set to every
+    /// container); a container mount makes its own.
     public init(client: SwiftClient, container: String, options: MountOptions, cluster: ClusterInfo = ClusterInfo(),
-                logger: Logger) {
+                resources: MountResources? = nil, logger: Logger) {
+        let resources = resources ?? MountResources(options: options)
         self.client = client
         self.container = container
         self.options = options
@@ -63,10 +68,12 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         maxObjectNameLength = cluster.maxObjectNameLength
         self.cluster = cluster
         space = AccountSpace(client: client)
-        namespace = Namespace(client: client, container: container, options: options, logger: logger)
+        self.resources = resources
+        namespace = Namespace(client: client, container: container, options: options, statPool: resources.statPool, logger: logger)
         uploads = UploadContext(client: client, container: container, options: options, cluster: cluster,
-                                transfers: transfers, logger: logger)
-        reads = ReadContext(client: client, container: container, options: options, transfers: transfers, logger: logger)
+                                resources: resources, transfers: transfers, logger: logger)
+        reads = ReadContext(client: client, container: container, options: options, resources: resources,
+                            transfers: transfers, logger: logger)
     }
 
     // MARK: - Attributes and directories
@@ -321,8 +328,7 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
             mountpoint: mountpoint, container: container, pid: getpid(), startedAt: started.timeIntervalSince1970,
             state: state, auth: auth,
             requests: RequestStatus(client.counters.snapshot),
-            memory: MemoryStatus(writeBufferUsed: uploads.budget.inUse, writeBufferCap: uploads.budget.capacity,
-                                 readBufferUsed: reads.budget.inUse, readBufferCap: reads.budget.capacity),
+            memory: resources.memory,
             cachedAttributes: cache.entries, attributeCacheHits: cache.hits, attributeCacheMisses: cache.misses,
             segmentUploadSeconds: uploads.segmentLatency.snapshot, transfers: active, recentTransfers: recent,
             activeUploads: uploads.live.all)

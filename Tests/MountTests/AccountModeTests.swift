@@ -31,4 +31,30 @@ final class AccountModeTests: MountTestCase {
         try Shell.bash("rm \(Shell.quote(m.path(fresh + "/keep"))) && rmdir \(Shell.quote(m.path(fresh)))")
         XCTAssertFalse(try client.containerExists(fresh), "rmdir of an empty container deleted it")
     }
+
+    func testContainersWrittenAtOnceShareTheMountsOneWriteBufferCap() throws {
+        let m = try MountedContainer(container: "@account", options: ["max_write_buffer=16M", "segment_size=4M"], user: "demo")
+        mounts.append(m)
+        let names = (0..<3).map { _ in DevStack.uniqueName("acct") }
+        defer { for name in names { try? DevStack.purge(name, client: client) } }
+        let source = try randomFile("img", mebibytes: 40)
+        let copies = try names.map { name in
+            try Shell.background("mkdir \(Shell.quote(m.path(name))) && cp \(Shell.quote(source)) \(Shell.quote(m.path(name + "/img")))")
+        }
+        var samples: [(used: Int, cap: Int)] = []
+        let deadline = Date().addingTimeInterval(120)
+        while copies.contains(where: \.isRunning) && Date() < deadline {
+            let json = try Shell.bash("\(Shell.quote(MountedContainer.binary)) status \(Shell.quote(m.mountpoint)) --json")
+            let status = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            let memory = try XCTUnwrap(status["memory"] as? [String: Int])
+            samples.append((try XCTUnwrap(memory["write_buffer_used"]), try XCTUnwrap(memory["write_buffer_cap"])))
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        for copy in copies { copy.waitUntilExit(); XCTAssertEqual(copy.terminationStatus, 0) }
+        for name in names { XCTAssertEqual(try serverSHA256("img", in: name), try Shell.sha256(source)) }
+        XCTAssertGreaterThan(samples.count, 0)
+        XCTAssertTrue(samples.allSatisfy { $0.cap == 16 << 20 }, "one cap for the mount, not one per container")
+        XCTAssertTrue(samples.allSatisfy { $0.used <= 16 << 20 }, "\(samples.map(\.used).max() ?? 0) bytes held at most")
+        XCTAssertTrue(samples.contains { $0.used > 0 }, "segments were seen in flight")
+    }
 }

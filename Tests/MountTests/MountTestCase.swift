@@ -53,10 +53,10 @@ class MountTestCase: XCTestCase {
     }
 
     /// Downloads an object with python-swiftclient (an independent client) and returns its sha256.
-    func serverSHA256(_ object: String, user: String = "demo") throws -> String {
+    func serverSHA256(_ object: String, in other: String? = nil, user: String = "demo") throws -> String {
         let target = scratch + "/download-" + UUID().uuidString.prefix(8)
         defer { try? FileManager.default.removeItem(atPath: target) }
-        try Shell.bash("swiftclient download \(Shell.quote(container)) \(Shell.quote(object)) -o \(Shell.quote(target))",
+        try Shell.bash("swiftclient download \(Shell.quote(other ?? container)) \(Shell.quote(object)) -o \(Shell.quote(target))",
                        environment: DevStack.environment(with: DevStack.credentials(user)))
         return try Shell.sha256(target)
     }

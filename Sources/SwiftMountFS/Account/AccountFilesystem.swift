@@ -14,6 +14,8 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
     private let cluster: ClusterInfo
     private let space: AccountSpace
     private let started = Date()
+    /// One set of pools and caps for every container.
+    private let resources: MountResources
 
     private let lock = NSLock()
     private var containers: [String: SwiftFilesystem] = [:]
@@ -31,6 +33,7 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
         self.cluster = cluster
         self.logger = logger
         space = AccountSpace(client: client)
+        resources = MountResources(options: options)
     }
 
     public var mountpoint: String {
@@ -59,7 +62,8 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
         guard exists else { throw FSError(ENOENT) }
         return lock.withLock {
             if let fs = containers[name] { return fs }
-            let fs = SwiftFilesystem(client: client, container: name, options: options, cluster: cluster, logger: logger)
+            let fs = SwiftFilesystem(client: client, container: name, options: options, cluster: cluster, resources: resources,
+                                     logger: logger)
             fs.mountpoint = _mountpoint + "/" + name
             containers[name] = fs
             return fs
@@ -234,7 +238,7 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
 
     // MARK: - Status and shutdown
 
-    /// One status for the account: requests are the shared client's, the rest summed over the
+    /// One status for the account: requests, pools and caps are shared, the rest summed over the
     /// containers in use.
     public func status(mountpoint: String, auth: AuthStatus) -> MountStatus {
         let parts = lock.withLock { Array(containers.values) }.map { $0.status(mountpoint: mountpoint, auth: auth) }
@@ -242,15 +246,11 @@ public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
             mountpoint: mountpoint, container: "@account", pid: getpid(), startedAt: started.timeIntervalSince1970,
             state: lock.withLock { draining } ? "shutting down" : "serving", auth: auth,
             requests: RequestStatus(client.counters.snapshot),
-            memory: MemoryStatus(writeBufferUsed: 0, writeBufferCap: 0, readBufferUsed: 0, readBufferCap: 0),
+            memory: resources.memory,
             cachedAttributes: 0, attributeCacheHits: 0, attributeCacheMisses: 0,
             segmentUploadSeconds: parts.first?.segmentUploadSeconds ?? HistogramStatus(bounds: [], cumulativeCounts: [], sum: 0, count: 0),
             transfers: [], recentTransfers: [])
         for part in parts {
-            status.memory.writeBufferUsed += part.memory.writeBufferUsed
-            status.memory.writeBufferCap += part.memory.writeBufferCap
-            status.memory.readBufferUsed += part.memory.readBufferUsed
-            status.memory.readBufferCap += part.memory.readBufferCap
             status.cachedAttributes += part.cachedAttributes
             status.attributeCacheHits += part.attributeCacheHits
             status.attributeCacheMisses += part.attributeCacheMisses

@@ -17,14 +17,15 @@ final class ReadContext: Sendable {
     let logger: Logger
     let backoff = Backoff(base: 0.5, cap: 8)
 
-    init(client: SwiftClient, container: String, options: MountOptions, transfers: TransferRegistry, logger: Logger) {
+    init(client: SwiftClient, container: String, options: MountOptions, resources: MountResources, transfers: TransferRegistry,
+         logger: Logger) {
         self.client = client
         self.container = container
         self.retryGetCount = options.retryGetCount
         self.maxWindow = max(options.readAhead, 1 << 20)
-        self.pool = WorkerPool(name: "read", threads: options.readConcurrency)
-        self.budget = MemoryBudget(capacity: options.maxReadBuffer)
-        self.buffers = BufferRecycler(keepBytes: max(options.maxReadBuffer, 2 * max(options.readAhead, 1 << 20)))
+        self.pool = resources.readPool
+        self.budget = resources.readBudget
+        self.buffers = resources.readBuffers
         self.transfers = transfers
         self.logger = logger
     }

@@ -136,7 +136,7 @@ final class Namespace: @unchecked Sendable {
     /// (a HEAD and a listing), when their cached listing has expired.
     private static let relistLimit = 1000
 
-    init(client: SwiftClient, container: String, options: MountOptions, logger: Logger) {
+    init(client: SwiftClient, container: String, options: MountOptions, statPool: WorkerPool, logger: Logger) {
         self.client = client
         self.container = container
         self.attrTTL = options.attrTimeout
@@ -144,7 +144,7 @@ final class Namespace: @unchecked Sendable {
         self.exactAttributes = options.attributesFrom == .objects
         self.cacheLimit = options.attrCacheEntries
         self.logger = logger
-        readAhead = WorkerPool(name: "stat", threads: 8)
+        readAhead = statPool
     }
 
     static let directoryContentType = "application/directory"

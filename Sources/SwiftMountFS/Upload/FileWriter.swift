@@ -32,7 +32,7 @@ final class UploadContext: Sendable {
     static let resumeGrace: TimeInterval = 24 * 3600
 
     init(client: SwiftClient, container: String, options: MountOptions, cluster: ClusterInfo,
-         transfers: TransferRegistry, logger: Logger) {
+         resources: MountResources, transfers: TransferRegistry, logger: Logger) {
         self.client = client
         self.container = container
         self.segmentContainer = options.segmentContainer ?? container + "_segments"
@@ -42,8 +42,8 @@ final class UploadContext: Sendable {
         self.metadataLimits = cluster.metadataLimits
         self.manifest = options.manifest
         self.verifyMD5 = options.verifyMD5
-        self.pool = WorkerPool(name: "upload", threads: options.uploadConcurrency)
-        self.budget = MemoryBudget(capacity: max(options.maxWriteBuffer, 2 * options.segmentSize))
+        self.pool = resources.uploadPool
+        self.budget = resources.spoolBudget
         self.staging = StagingArea(directory: options.cacheDir)
         self.transfers = transfers
         self.logger = logger

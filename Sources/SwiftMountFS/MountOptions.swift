@@ -78,6 +78,17 @@ public struct MountOptions: Sendable, Equatable {
 
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
+    /// swiftmount's own options: the parser takes no other key for itself, and a test requires
+    /// each to be described in `--help`, the README's option table and the man page.
+    public static let names: Set<String> = [
+        "segment_size", "large_object_threshold", "expire_soon_interval", "retry_get_count", "upload_concurrency",
+        "max_write_buffer", "read_concurrency", "read_ahead", "max_read_buffer", "attr_timeout", "dir_cache_ttl",
+        "attr_cache_entries", "attrs_from", "uid", "gid", "file_mode", "dir_mode", "umask", "reauth_deadline", "log_level",
+        "log_file", "debug", "insecure", "cacert", "segment_container", "manifest", "retry_put_count", "verify_md5",
+        "rename_dir_limit", "cache_dir", "shutdown_grace", "metrics_port", "os_cloud", "credentials", "trust",
+        "nodefault_permissions", "user_token_file", "service_credentials", "service_cloud", "trust_lifetime",
+    ]
+
     /// Options for libfuse and the kernel, passed through; anything not known here or to
     /// swiftmount is a typo, refused before any network request.
     static let fuseFlags: Set<String> = [
@@ -135,7 +146,7 @@ public struct MountOptions: Sendable, Equatable {
                 guard let n = UInt32(v, radix: 8), n <= 0o7777 else { throw ParseError(description: "option \(key)=\(v): not an octal mode (e.g. 0644)") }
                 return n
             }
-            switch key {
+            switch Self.names.contains(key) ? key : "" {
             case "segment_size": o.segmentSize = try size()
             case "large_object_threshold": o.largeObjectThreshold = try size(); thresholdGiven = true
             case "expire_soon_interval": o.expireSoonInterval = try number()

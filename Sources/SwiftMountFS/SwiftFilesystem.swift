@@ -24,6 +24,7 @@ public struct FilesystemStats: Sendable {
 
 /// The filesystem in plain Swift types: one container as a directory tree. The FUSE adapter calls
 /// these from libfuse's threads; each call may block on the network.
+/// Unchecked: its handle and writer tables sit behind `lock` (NSLock); the façade split (issue 15) is where they move to Mutex.
 public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     public let container: String
     public let options: MountOptions
@@ -419,15 +420,21 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
         if mode.write {
             // Staged on the first write: touch(1) or a chmod through an open descriptor costs no download.
             return try register(writer: FileWriter(path: p, opener: caller, context: uploads, existingSize: info.size,
-                                                   metadata: info.metadata, contentType: info.contentType) { [self] in try stage(p, info: info, keeping: info.size) })
+                                                   metadata: info.metadata, contentType: info.contentType,
+                                                   read: { [self] in reader(p, info) },
+                                                   stage: { [self] in try stage(p, info: info, keeping: info.size) }))
         }
-        let reader = FileReader(path: p, size: info.size, etag: info.etag, attributes: namespace.attributes(p, info), context: reads)
+        let opened = reader(p, info)
         lock.lock()
         defer { lock.unlock() }
         let handle = nextHandle
         nextHandle += 1
-        handles[handle] = .reader(reader)
+        handles[handle] = .reader(opened)
         return handle
+    }
+
+    private func reader(_ p: ObjectPath, _ info: ObjectInfo) -> FileReader {
+        FileReader(path: p, size: info.size, etag: info.etag, attributes: namespace.attributes(p, info), context: reads)
     }
 
     /// A local copy of the object's first `keeping` bytes (changing a file in place).
@@ -501,7 +508,9 @@ public final class SwiftFilesystem: MountedFilesystem, @unchecked Sendable {
     public func read(handle: UInt64, offset: Int, count: Int) throws -> [ArraySlice<UInt8>] {
         let reader: FileReader
         switch try file(handle) {
-        case .writer(let writer): return [try writer.read(offset: offset, count: count)[...]]
+        case .writer(let writer):
+            guard let original = writer.untouchedReader else { return [try writer.read(offset: offset, count: count)[...]] }
+            reader = original
         case .reader(let r): reader = r
         }
         do {

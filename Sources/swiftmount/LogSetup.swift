@@ -4,6 +4,7 @@ import Logging
 
 /// Where log lines go: stderr in the foreground, `log_file=` if given, else syslog once daemonized.
 /// The destination changes once, at daemonize, so every logger reads it from here.
+/// Unchecked: its sink holds a FileHandle (not Sendable), guarded by `lock`.
 final class LogRouting: @unchecked Sendable {
     enum Sink {
         case standardError

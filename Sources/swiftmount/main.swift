@@ -23,7 +23,14 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
   -o large_object_threshold=SIZE   files larger than this become segmented (default segment_size)
   -o expire_soon_interval=60       re-authenticate when the token expires within this many seconds
   -o retry_get_count=3  retries of a failed or cut-short read
-  -o upload_concurrency=4, max_write_buffer=256M, read_ahead=16M, read_concurrency=4
+  -o upload_concurrency=4, max_write_buffer=256M, read_ahead=16M, read_concurrency=4,
+     max_read_buffer=128M          upload threads, bytes of segments waiting (in cache_dir),
+                        read-ahead window, fetch threads, read-ahead bytes in RAM (per mount)
+  -o retry_put_count=8  attempts of any request meeting transient failures (5xx, resets)
+  -o verify_md5         send each PUT's MD5, so Swift refuses a body damaged on the way
+  -o manifest=slo       large objects as static (slo) or dynamic (dlo) manifests
+  -o rename_dir_limit=1000        most objects a directory rename copies server-side; above it
+                        rename is EXDEV (mv then copies file by file)
   -o attr_timeout=2, reauth_deadline=120, log_level=info, log_file=PATH, cacert=FILE, insecure
   -o segment_container=NAME        where segments go (default CONTAINER_segments)
   -o cache_dir=/var/tmp/swiftmount  where written data waits for Swift, and files changed in place

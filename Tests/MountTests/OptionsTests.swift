@@ -13,6 +13,26 @@ final class OptionsTests: XCTestCase {
         XCTAssertThrowsError(try MountOptions.parse(["segmnt_size=1M"])) { XCTAssertTrue("\($0)".contains("unknown option segmnt_size")) }
     }
 
+    func testEveryOptionIsTakenByTheParserAndDescribedInHelpReadmeAndManPage() throws {
+        for name in MountOptions.names {
+            do { _ = try MountOptions.parse([name + "=\u{1}"]) } catch {
+                XCTAssertFalse("\(error)".contains("unknown option"), "\(name) is parsed: \(error)")
+            }
+        }
+        let readme = try String(contentsOfFile: DevStack.packageRoot + "/README.md", encoding: .utf8)
+        // The option table's first column: one or more `name`s per row.
+        let table = readme.split(separator: "\n").filter { $0.hasPrefix("| `") }.map { $0.split(separator: "|").first ?? "" }.joined(separator: " ")
+        let man = try String(contentsOfFile: DevStack.packageRoot + "/docs/swiftmount.8", encoding: .utf8)
+        let help = try Shell.run([MountedContainer.binary, "--help"]).stdout
+        func mentions(_ text: some StringProtocol, _ name: String) -> Bool {
+            text.range(of: "(^|[^a-z_])" + name + "($|[^a-z_])", options: .regularExpression) != nil
+        }
+        for (document, text) in [("README option table", String(table)), ("man page", man), ("--help", help)] {
+            let missing = MountOptions.names.filter { !mentions(text, "`" + $0 + "`") && !(document != "README option table" && mentions(text, $0)) }
+            XCTAssertEqual(missing.sorted(), [], "\(document) leaves out these options")
+        }
+    }
+
     func testYesNoValuesInEveryCommonSpelling() throws {
         XCTAssertTrue(try MountOptions.parse(["verify_md5=on"]).verifyMD5)
         XCTAssertTrue(try MountOptions.parse(["verify_md5"]).verifyMD5)

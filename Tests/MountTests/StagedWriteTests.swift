@@ -99,6 +99,30 @@ final class StagedWriteTests: MountTestCase {
         XCTAssertEqual(try used(cache), 0, "the spool is empty once the files are closed")
     }
 
+    func testOpeningAnExistingFileForWritingAndOnlyReadingItDownloadsNothingToCacheDir() throws {
+        // 1 MiB of cache_dir could not hold the 8 MiB file: staging it would fail with ENOSPC.
+        let cache = try smallCacheDir(mebibytes: 1)
+        let big = try randomFile("big", mebibytes: 8)
+        try client.put(container: container, object: "big", body: Array(try Data(contentsOf: URL(fileURLWithPath: big))))
+        let before = try XCTUnwrap(try client.head(container: container, object: "big"))
+        let m = try mount(["cache_dir=" + cache])
+        let out = try python("""
+            import hashlib, os, sys
+            fd = os.open(sys.argv[1], os.O_RDWR)
+            digest = hashlib.sha256()
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                digest.update(chunk)
+            os.close(fd)
+            print(digest.hexdigest())
+            """, m.path("big"))
+        XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), try Shell.sha256(big))
+        XCTAssertFalse(m.log.contains("staged for changing in place"), "nothing was downloaded to cache_dir")
+        XCTAssertEqual(try client.head(container: container, object: "big")?.lastModified, before.lastModified, "nor stored again")
+    }
+
     func testACopyLargerThanCacheDirWaitsForSegmentsToDrainInsteadOfFailing() throws {
         let cache = try smallCacheDir(mebibytes: 6)
         let source = try randomFile("image", mebibytes: 40)

@@ -7,6 +7,7 @@ import SwiftStorage
 /// SwiftFilesystem (made on first use), `mkdir` at the top creates a container and `rmdir` of an
 /// empty one deletes it. Objects cannot live outside a container, so files at the top are EPERM;
 /// a rename between containers is EXDEV (mv copies then); containers cannot be renamed (EPERM).
+/// Unchecked: its container and handle tables sit behind `lock` (NSLock).
 public final class AccountFilesystem: MountedFilesystem, @unchecked Sendable {
     public let options: MountOptions
     public let logger: Logger

@@ -65,6 +65,7 @@ public enum FuseMount {
         return sm_fuse_loop_mt(fuse, UInt32(settings.maxThreads))
     }
 
+    /// Unchecked: libfuse's handle is a raw C pointer, used only to end the loop from a signal thread.
     private struct LoopHandle: @unchecked Sendable {
         let fuse: OpaquePointer
     }

@@ -1,12 +1,11 @@
-import Foundation
+import Synchronization
 
-/// Keeps a few large byte buffers for reuse. Segments and read windows are tens of MiB each;
-/// allocating them afresh costs a page fault per 4 KiB (it doubled the daemon's CPU per GiB),
-/// while a reused buffer's pages are already there. At most `keepBytes` of capacity waits here
-/// (a count would let grown segments, hundreds of MiB each, pile up).
-final class BufferRecycler: @unchecked Sendable {
-    private let lock = NSLock()
-    private var spare: [[UInt8]] = []
+/// Keeps a few large byte buffers for reuse. Read windows are megabytes each; allocating them
+/// afresh costs a page fault per 4 KiB (it doubled the daemon's CPU per GiB), while a reused
+/// buffer's pages are already there. At most `keepBytes` of capacity waits here (a count would
+/// let large windows pile up).
+final class BufferRecycler: Sendable {
+    private let spare = Mutex<[[UInt8]]>([])
     private let keepBytes: Int
 
     init(keepBytes: Int) {
@@ -15,10 +14,9 @@ final class BufferRecycler: @unchecked Sendable {
 
     /// An empty buffer with room for `capacity` bytes.
     func take(capacity: Int) -> [UInt8] {
-        lock.lock()
-        let index = spare.firstIndex { $0.capacity >= capacity }
-        var buffer = index.map { spare.remove(at: $0) } ?? []
-        lock.unlock()
+        var buffer = spare.withLock { spare in
+            spare.firstIndex { $0.capacity >= capacity }.map { spare.remove(at: $0) } ?? []
+        }
         buffer.reserveCapacity(capacity)
         return buffer
     }
@@ -30,8 +28,8 @@ final class BufferRecycler: @unchecked Sendable {
         swap(&taken, &buffer)
         guard taken.capacity > 0 else { return }
         taken.removeAll(keepingCapacity: true)
-        lock.lock()
-        if spare.reduce(taken.capacity, { $0 + $1.capacity }) <= keepBytes { spare.append(taken) }
-        lock.unlock()
+        spare.withLock { spare in
+            if spare.reduce(taken.capacity, { $0 + $1.capacity }) <= keepBytes { spare.append(taken) }
+        }
     }
 }

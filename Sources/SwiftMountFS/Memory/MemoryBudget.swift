@@ -2,6 +2,7 @@ import Foundation
 
 /// Caps the bytes held by background work (segments waiting for or in upload). A writer that
 /// would exceed the cap waits: back-pressure instead of an unbounded queue.
+/// Unchecked: writers wait for room on an NSCondition; Mutex cannot wait.
 public final class MemoryBudget: @unchecked Sendable {
     public let capacity: Int
     private let condition = NSCondition()

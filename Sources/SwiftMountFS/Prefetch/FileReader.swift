@@ -67,6 +67,7 @@ final class ReadContext: Sendable {
 ///
 /// Sequential reads get a growing window fetched with ranged GETs; the next windows are fetched
 /// in the background while the current one is consumed; random reads fetch only what they ask for.
+/// Unchecked: its window state sits behind `lock` (NSLock), held while a window is copied out.
 final class FileReader: @unchecked Sendable {
     let path: ObjectPath
     let size: Int

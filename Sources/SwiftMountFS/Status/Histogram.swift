@@ -1,31 +1,24 @@
-import Foundation
+import Synchronization
 
 /// Counts of durations in fixed buckets (Prometheus style: each bucket counts values ≤ its bound).
-public final class Histogram: @unchecked Sendable {
+public final class Histogram: Sendable {
     public let bounds: [Double]
-    private let lock = NSLock()
-    private var counts: [Int]
-    private var sum = 0.0
-    private var count = 0
+    private let state: Mutex<HistogramStatus>
 
     public init(bounds: [Double]) {
         self.bounds = bounds
-        counts = Array(repeating: 0, count: bounds.count)
+        state = Mutex(HistogramStatus(bounds: bounds, cumulativeCounts: Array(repeating: 0, count: bounds.count), sum: 0, count: 0))
     }
 
     func observe(_ value: Double) {
-        lock.lock()
-        for (i, bound) in bounds.enumerated() where value <= bound { counts[i] += 1 }
-        sum += value
-        count += 1
-        lock.unlock()
+        state.withLock { state in
+            for (i, bound) in bounds.enumerated() where value <= bound { state.cumulativeCounts[i] += 1 }
+            state.sum += value
+            state.count += 1
+        }
     }
 
-    var snapshot: HistogramStatus {
-        lock.lock()
-        defer { lock.unlock() }
-        return HistogramStatus(bounds: bounds, cumulativeCounts: counts, sum: sum, count: count)
-    }
+    var snapshot: HistogramStatus { state.withLock { $0 } }
 }
 
 public struct HistogramStatus: Codable, Sendable {

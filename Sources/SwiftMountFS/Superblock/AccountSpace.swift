@@ -1,14 +1,14 @@
 import Foundation
 import SwiftStorage
+import Synchronization
 
 /// df(1): the account's usage against its quota (`X-Account-Meta-Quota-Bytes`); without a quota,
 /// a 1 PiB filesystem (Swift has no fixed capacity, and tools must not refuse to copy). Asked at
 /// most every 30 s; if the account cannot be asked, the last answer or the default.
-final class AccountSpace: @unchecked Sendable {
+final class AccountSpace: Sendable {
     private let client: SwiftClient
-    private let lock = NSLock()
-    private var usage: AccountUsage?
-    private var fetched: Date?
+    /// The last answer and when it came; asked again outside the lock.
+    private let last = Mutex<(usage: AccountUsage?, fetched: Date?)>((nil, nil))
 
     init(client: SwiftClient) {
         self.client = client
@@ -16,16 +16,12 @@ final class AccountSpace: @unchecked Sendable {
 
     func statfs() -> FilesystemStats {
         let blockSize = 1 << 20
-        lock.lock()
-        var known = usage
+        var (known, fetched) = last.withLock { $0 }
         let stale = fetched.map { Date().timeIntervalSince($0) > 30 } ?? true
-        lock.unlock()
         if stale, let fresh = try? client.accountUsage() {
             known = fresh
-            lock.lock()
-            usage = fresh
             fetched = Date()
-            lock.unlock()
+            last.withLock { $0 = (fresh, fetched) }
         }
         let capacity = known?.quotaBytes ?? (1 << 50)
         let used = known?.bytesUsed ?? 0

@@ -13,6 +13,7 @@ import Synchronization
 /// directory marker's), and a run of stats in listing order (ls -l, rsync, du) reads the next
 /// names ahead in parallel, as read-ahead does for data; `attrs_from=listing` takes listings as
 /// they are and never asks per name.
+/// Unchecked: its caches sit behind `lock` (NSLock), never held across a request.
 final class Namespace: @unchecked Sendable {
     private let client: SwiftClient
     private let container: String

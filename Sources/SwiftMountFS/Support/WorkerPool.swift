@@ -2,6 +2,7 @@ import Foundation
 
 /// A fixed number of threads running queued jobs. Jobs here block on the network, which is why
 /// they run on plain threads rather than on Swift concurrency's cooperative pool.
+/// Unchecked: threads wait for jobs on an NSCondition; Mutex cannot wait.
 public final class WorkerPool: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [@Sendable () -> Void] = []
@@ -50,6 +51,7 @@ public final class WorkerPool: @unchecked Sendable {
 }
 
 /// A value produced later by a pool job; `wait` blocks until it is there.
+/// Unchecked: `wait` blocks on an NSCondition; Mutex cannot wait.
 public final class Pending<Value: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var result: Result<Value, Error>?

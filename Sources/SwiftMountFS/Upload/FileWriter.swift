@@ -122,17 +122,17 @@ final class LiveUploads: Sendable {
     var all: [String] { prefixes.withLock { $0.sorted() } }
 }
 
-/// Runs a throwing action until it has succeeded once.
-final class Once: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
+/// Runs a throwing action until it has succeeded once. The lock is held while the action runs
+/// (a request, once per mount): that is what makes callers arriving meanwhile wait for it.
+final class Once: Sendable {
+    private let done = Mutex(false)
 
     func run(_ action: () throws -> Void) throws {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !done else { return }
-        try action()
-        done = true
+        try done.withLock { done in
+            guard !done else { return }
+            try action()
+            done = true
+        }
     }
 }
 
@@ -157,6 +157,7 @@ final class Once: @unchecked Sendable {
 /// Metadata: a replaced or changed object keeps its mode, owner and xattrs (as an inode would);
 /// chmod, chown, utimens and setxattr on the open file are stored with it, and the mtime is the
 /// commit's time unless one was set.
+/// Unchecked: a commit waits on an NSCondition while an unlink is settled; Mutex cannot wait.
 final class FileWriter: @unchecked Sendable {
     let path: ObjectPath
     /// Process that opened the file; its close commits (see SwiftFilesystem.flush).
@@ -190,6 +191,10 @@ final class FileWriter: @unchecked Sendable {
     private var staged: StagedFile?
     /// An existing object opened for changing, not yet staged: `stageExisting` copies it.
     private var stageExisting: (() throws -> StagedFile)?
+    /// Until then reads come from Swift (an O_RDWR open that only reads downloads nothing to
+    /// `cache_dir`), through a reader made at the first read.
+    private var readOriginal: (() -> FileReader)?
+    private var original: FileReader?
     private var existingSize = 0
     /// The metadata the object starts from; nil until the replaced object has been read.
     private var baseMetadata: [String: String]?
@@ -223,9 +228,10 @@ final class FileWriter: @unchecked Sendable {
 
     /// A writer over an existing object that is copied to `cache_dir` only when first changed.
     convenience init(path: ObjectPath, opener: Int32, context: UploadContext, existingSize: Int, metadata: [String: String],
-                     contentType: String, stage: @escaping () throws -> StagedFile) {
+                     contentType: String, read: @escaping () -> FileReader, stage: @escaping () throws -> StagedFile) {
         self.init(path: path, opener: opener, context: context, metadata: metadata, contentType: contentType)
         stageExisting = stage
+        readOriginal = read
         self.existingSize = existingSize
         dirty = false
     }
@@ -350,6 +356,15 @@ final class FileWriter: @unchecked Sendable {
         }
         declaredSize = newSize
         try startSegmentsIfLarge()
+    }
+
+    /// The reader of the object as opened, while nothing has changed it (nil once staged).
+    var untouchedReader: FileReader? {
+        lock.withLock {
+            guard stageExisting != nil, let make = readOriginal else { return nil }
+            if original == nil { original = make() }
+            return original
+        }
     }
 
     /// Reading back a file open for writing (O_RDWR, or a tool that checks what it wrote).
@@ -521,6 +536,7 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         let untouched = stageExisting != nil
         upload?.end()
+        original?.close()
         lock.unlock()
         context.transfers.end(transfer, record: !untouched)
     }

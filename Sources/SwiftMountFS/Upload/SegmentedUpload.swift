@@ -9,6 +9,7 @@ import Synchronization
 /// Each segment's bytes are kept in `cache_dir` until Swift acknowledges them, so a PUT that fails
 /// (401, 5xx, a reset connection) is re-sent from there; nothing is dropped. The bytes waiting
 /// are bounded by `budget` (`max_write_buffer`).
+/// Unchecked: the writer waits for its segments on an NSCondition; Mutex cannot wait.
 final class SegmentedUpload: @unchecked Sendable {
     let segmentContainer: String
     /// Unique per upload, so a concurrent or retried upload of the same name never shares segments;

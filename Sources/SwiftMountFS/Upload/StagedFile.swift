@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SwiftStorage
+import Synchronization
 
 /// `cache_dir`: where file data waits for its upload (the spool), and where files that cannot be
 /// streamed are kept while open.
@@ -52,17 +53,19 @@ extension MountOptions {
 
 /// A local file holding an open file's whole content; written at any offset, uploaded on commit
 /// straight from the file.
-final class StagedFile: @unchecked Sendable {
+final class StagedFile: Sendable {
     let file: LocalFile
-    private(set) var size = 0
+    private let extent = Mutex(0)
 
     fileprivate init(file: LocalFile) {
         self.file = file
     }
 
+    var size: Int { extent.withLock { $0 } }
+
     func write(offset: Int, data: [UInt8]) throws {
         try file.write(data[...], at: offset)
-        size = max(size, offset + data.count)
+        extent.withLock { $0 = max($0, offset + data.count) }
     }
 
     /// Past the last byte written but within `size` (after a truncate up) reads as zeros.
@@ -77,6 +80,6 @@ final class StagedFile: @unchecked Sendable {
 
     func truncate(to newSize: Int) throws {
         try file.truncate(to: newSize)
-        size = newSize
+        extent.withLock { $0 = newSize }
     }
 }

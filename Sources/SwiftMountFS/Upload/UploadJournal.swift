@@ -6,7 +6,7 @@ import Synchronization
 
 /// A small file per segmented upload in `cache_dir/journal`, so that an upload a killed daemon
 /// left behind can be resumed: which object, which segment prefix, and each segment Swift
-/// acknowledged (index, offset, size, ETag), fsync'd as it is acknowledged. The daemon holds an
+/// acknowledged (index, offset, size, ETag). The daemon holds an
 /// flock on it while the upload runs, so another daemon's scan skips it.
 ///
 /// Before the first manifest PUT a `closing` line is written: from then on a manifest may refer
@@ -101,9 +101,10 @@ final class UploadJournal: Sendable {
         if dirFD >= 0 { fsync(dirFD); close(dirFD) }
     }
 
-    /// Records a segment Swift acknowledged.
+    /// Records a segment Swift acknowledged. Not synced: a record a crash loses costs only a
+    /// re-sent segment (and the prefix's listing usually finds it anyway).
     func record(_ segment: Segment) throws {
-        try append(Line(segment: segment))
+        try append(Line(segment: segment), sync: false)
     }
 
     /// Marks that a manifest PUT may follow: the journal is never resumed after this.
@@ -118,14 +119,15 @@ final class UploadJournal: Sendable {
         Self.syncDirectory((path as NSString).deletingLastPathComponent)
     }
 
-    private func append(_ line: Line) throws {
+    /// A crash loses no synced line, nor any line before it.
+    private func append(_ line: Line, sync: Bool = true) throws {
         let bytes = Array(try JSONEncoder().encode(line)) + [0x0a]
         try broken.withLock { broken in
             guard !broken else { throw LocalFileError(errno: EIO, what: "\(path) was given up after a failed write") }
             // One write per line (O_APPEND): a crash leaves at most a torn last line, which a scan
             // skips; a failed write ends the journal, so no line ever follows a torn one.
             let n = write(fd, bytes, bytes.count)
-            let failure = n != bytes.count ? (n < 0 ? errno : EIO) : fsync(fd) != 0 ? errno : 0
+            let failure = n != bytes.count ? (n < 0 ? errno : EIO) : sync && fsync(fd) != 0 ? errno : 0
             guard failure != 0 else { return }
             broken = true
             remove()

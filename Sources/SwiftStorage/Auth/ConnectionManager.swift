@@ -21,6 +21,7 @@ public struct StorageSession: Sendable {
 /// go on with the valid token and the refresh is tried again after a backoff, so nobody waits out
 /// `reauthDeadline` while their token still works. Only once the token has expired (or Swift
 /// refused it) do callers wait for re-authentication, retried with backoff up to the deadline.
+/// Unchecked: callers wait on an NSCondition for the single re-authentication; Mutex cannot wait.
 public final class ConnectionManager: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var expireSoonInterval: Double = 60

@@ -3,6 +3,7 @@ import Foundation
 
 /// HTTP over libcurl easy handles kept in a small pool, so connections are reused across requests
 /// and threads. This file is the libcurl adapter: the only place in this target with raw pointers.
+/// Unchecked: idle easy handles are raw C pointers, guarded by `lock`.
 public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     public struct Configuration: Sendable {
         public var connectTimeout: Int = 10

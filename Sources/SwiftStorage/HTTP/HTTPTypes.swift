@@ -19,6 +19,7 @@ public struct HTTPHeaders: Sendable {
 
 /// Where a response body is written when the caller wants to own the buffer: a recycled array
 /// (no fresh pages to fault in), and bytes that survive a failed transfer for a resume.
+/// Unchecked: one transfer at a time writes it (libcurl's callback), then hands it on; never shared at once.
 public final class ByteSink: @unchecked Sendable {
     public var bytes: [UInt8]
 

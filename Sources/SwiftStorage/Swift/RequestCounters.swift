@@ -1,7 +1,7 @@
-import Foundation
+import Synchronization
 
 /// Counts of the requests a client sent, for `swiftmount status` and metrics.
-public final class RequestCounters: @unchecked Sendable {
+public final class RequestCounters: Sendable {
     public struct Snapshot: Sendable {
         public var total = 0
         public var retries = 0
@@ -12,35 +12,26 @@ public final class RequestCounters: @unchecked Sendable {
         public var bytesDown = 0
     }
 
-    private let lock = NSLock()
-    private var counts = Snapshot()
+    private let counts = Mutex(Snapshot())
 
     public init() {}
 
-    public var snapshot: Snapshot {
-        lock.lock()
-        defer { lock.unlock() }
-        return counts
-    }
+    public var snapshot: Snapshot { counts.withLock { $0 } }
 
     func record(status: Int?, up: Int, down: Int) {
-        lock.lock()
-        counts.total += 1
-        counts.byStatus[status.map(String.init) ?? "error", default: 0] += 1
-        counts.bytesUp += up
-        counts.bytesDown += down
-        lock.unlock()
+        counts.withLock { counts in
+            counts.total += 1
+            counts.byStatus[status.map(String.init) ?? "error", default: 0] += 1
+            counts.bytesUp += up
+            counts.bytesDown += down
+        }
     }
 
     public func retried() {
-        lock.lock()
-        counts.retries += 1
-        lock.unlock()
+        counts.withLock { $0.retries += 1 }
     }
 
     func reauthenticated() {
-        lock.lock()
-        counts.reauthentications += 1
-        lock.unlock()
+        counts.withLock { $0.reauthentications += 1 }
     }
 }

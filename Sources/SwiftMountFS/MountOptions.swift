@@ -180,8 +180,8 @@ public struct MountOptions: Sendable, Equatable {
                 }
                 o.logLevel = level
             case "log_file": o.logFile = try required()
-            case "debug": o.debug = true
-            case "insecure": o.insecure = true
+            case "debug": o.debug = try flag()
+            case "insecure": o.insecure = try flag()
             case "cacert": o.caFile = try required()
             case "segment_container": o.segmentContainer = try required()
             case "manifest":
@@ -198,7 +198,7 @@ public struct MountOptions: Sendable, Equatable {
             case "os_cloud": o.osCloud = try required()
             case "credentials": o.credentialsFile = try required()
             case "trust": o.trust = try flag()
-            case "nodefault_permissions": noPermissionChecks = true
+            case "nodefault_permissions": noPermissionChecks = try flag()
             case "user_token_file": o.userTokenFile = try required()
             case "service_credentials": o.serviceCredentials = try required()
             case "service_cloud": o.serviceCloud = try required()

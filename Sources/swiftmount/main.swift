@@ -18,7 +18,7 @@ OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ... (Keystone v3; OS_AUT
 v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift tempauth).
 
   -f                    stay in the foreground, log to stderr
-  -d                    foreground with debug logging
+  -d                    foreground with debug logging (-o debug: the same logging, in the background)
   -o segment_size=64M   size of segments of large files
   -o large_object_threshold=SIZE   files larger than this become segmented (default segment_size)
   -o expire_soon_interval=60       re-authenticate when the token expires within this many seconds
@@ -26,7 +26,8 @@ v3applicationcredential or token also work) or ST_AUTH, ST_USER, ST_KEY (Swift t
   -o upload_concurrency=4, max_write_buffer=256M, read_ahead=16M, read_concurrency=4,
      max_read_buffer=128M          upload threads, bytes of segments waiting (in cache_dir),
                         read-ahead window, fetch threads, read-ahead bytes in RAM (per mount)
-  -o retry_put_count=8  attempts of any request meeting transient failures (5xx, resets)
+  -o retry_put_count=8  attempts of uploads and other requests meeting transient failures (5xx,
+                        resets); data reads use retry_get_count
   -o verify_md5         send each PUT's MD5, so Swift refuses a body damaged on the way
   -o manifest=slo       large objects as static (slo) or dynamic (dlo) manifests
   -o rename_dir_limit=1000        most objects a directory rename copies server-side; above it

@@ -150,6 +150,21 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(segmentPuts(first).count - before, 2)
     }
 
+    func testATornLastLineIsCutBeforeAResumedUploadAppendsToTheJournal() throws {
+        let cache = NSTemporaryDirectory() + "swiftmount-resume-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try mount { $0.cacheDir = cache }
+        _ = try leaveInterruptedUpload(first, cacheDir: cache, segments: [.pattern(1, count: Harness.segment)], journaled: 1)
+        let journal = cache + "/journal/" + (try FileManager.default.contentsOfDirectory(atPath: cache + "/journal")).first!
+        let whole = try String(contentsOfFile: journal, encoding: .utf8)
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: journal))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"segment\":{\"ind".utf8))
+        handle.closeFile()
+        _ = SwiftFilesystem(client: first.client, container: "c", options: first.fs.options, logger: Harness.logger)
+        XCTAssertEqual(try String(contentsOfFile: journal, encoding: .utf8), whole, "the torn tail is gone: a closing line appended later stays readable")
+    }
+
     func testAJournalOlderThanADayIsDroppedWhicheverContainerItIsOf() throws {
         let cache = NSTemporaryDirectory() + "swiftmount-resume-" + UUID().uuidString.prefix(8)
         defer { try? FileManager.default.removeItem(atPath: cache) }

@@ -38,6 +38,12 @@ final class OptionsTests: XCTestCase {
         XCTAssertTrue(try MountOptions.parse(["verify_md5"]).verifyMD5)
         XCTAssertFalse(try MountOptions.parse(["verify_md5=off"]).verifyMD5)
         XCTAssertFalse(try MountOptions.parse(["verify_md5=no"]).verifyMD5)
+        // A flag written out as "no" must not turn on what it names (TLS checks off, no permission checks).
+        XCTAssertFalse(try MountOptions.parse(["insecure=no"]).insecure)
+        XCTAssertTrue(try MountOptions.parse(["insecure"]).insecure)
+        XCTAssertTrue(try MountOptions.parse(["allow_other", "nodefault_permissions=no"]).fuseOptions.contains("default_permissions"))
+        XCTAssertFalse(try MountOptions.parse(["allow_other", "nodefault_permissions"]).fuseOptions.contains("default_permissions"))
+        XCTAssertThrowsError(try MountOptions.parse(["insecure=maybe"]))
     }
 
     func testMountAndFstabFlagsAreAcceptedButNotPassedToLibfuse() throws {

@@ -67,7 +67,8 @@ final class ReadContext: Sendable {
 ///
 /// Sequential reads get a growing window fetched with ranged GETs; the next windows are fetched
 /// in the background while the current one is consumed; random reads fetch only what they ask for.
-/// Unchecked: its window state sits behind `lock` (NSLock), held while a window is copied out.
+/// Unchecked: its window state sits behind `lock` (NSLock), which a read holds while it fetches
+/// the window it needs (issue 15: move that fetch out of the lock).
 final class FileReader: @unchecked Sendable {
     let path: ObjectPath
     let size: Int

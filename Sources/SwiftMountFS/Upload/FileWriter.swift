@@ -240,6 +240,9 @@ final class FileWriter: @unchecked Sendable {
     private func stageIfUntouched() throws {
         guard let stage = stageExisting else { return }
         stageExisting = nil
+        // Reads come from the staged copy now: the reader's read-ahead goes back to the mount.
+        original?.close()
+        original = nil
         let file = try sticky(stage)
         staged = file
         transfer.grow(total: file.size)
@@ -361,7 +364,7 @@ final class FileWriter: @unchecked Sendable {
     /// The reader of the object as opened, while nothing has changed it (nil once staged).
     var untouchedReader: FileReader? {
         lock.withLock {
-            guard stageExisting != nil, let make = readOriginal else { return nil }
+            guard stageExisting != nil, !discarded, let make = readOriginal else { return nil }
             if original == nil { original = make() }
             return original
         }
@@ -536,8 +539,11 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         let untouched = stageExisting != nil
         upload?.end()
-        original?.close()
+        let reader = original
+        original = nil
         lock.unlock()
+        // Outside the lock: closing waits for the reader's read-ahead.
+        reader?.close()
         context.transfers.end(transfer, record: !untouched)
     }
 

@@ -155,10 +155,17 @@ final class UploadJournal: Sendable {
             // ours to judge.
             guard flock(fd, LOCK_EX | LOCK_NB) == 0, fstat(fd, &info) == 0, info.st_nlink > 0 else { continue }
             let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            let decoded = text.split(separator: "\n").map { try? JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+            var pieces = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if pieces.last?.isEmpty == true { pieces.removeLast() }
+            let decoded = pieces.map { try? JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
             let lines = decoded.compactMap { $0 }
-            // Only a last line may be torn (the crash came while it was written).
-            let intact = decoded.dropLast().allSatisfy { $0 != nil }
+            // Only a last line may be torn (the crash came while it was written). It is cut off
+            // before anything is appended: a line written after it would join it, unreadable.
+            var intact = decoded.dropLast().allSatisfy { $0 != nil }
+            if intact, let last = pieces.last, decoded.last! == nil || !text.hasSuffix("\n") {
+                let keep = text.utf8.count - last.utf8.count - (text.hasSuffix("\n") ? 1 : 0)
+                intact = ftruncate(fd, off_t(keep)) == 0 && fsync(fd) == 0
+            }
             guard let first = lines.first, let identity = first.upload, let prefix = first.prefix else {
                 journal.remove()
                 continue

@@ -22,7 +22,9 @@ final class Harness {
     /// Another Swift client of the same account.
     let other: SwiftClient
     let info: ClusterInfo
-    let cacheDir: String
+    /// The running daemon's cache_dir; each crash starts the next daemon on a copy of it.
+    var cacheDir: String
+    private var cacheDirs: [String] = []
     var fs: SwiftFilesystem
     var model = Model()
     /// Open writers: slot → handle.
@@ -37,6 +39,8 @@ final class Harness {
     private var dirty = Set<String>()
     /// Entries a freshly started daemon took from the listing alone and that were checked.
     private(set) var coldListedChecked = 0
+    /// Uploads a killed daemon left that a later write of the same file took over.
+    private(set) var resumedUploads = 0
     static let logger = Logger(label: "model") { _ in SwiftLogNoOpLogHandler() }
 
     struct Failure: Error, CustomStringConvertible {
@@ -55,8 +59,8 @@ final class Harness {
         other = try Self.client(credentials, transport: cluster, clock: clock)
         try client.createContainer("c")
         info = try client.clusterInfo()
-        cacheDir = NSTemporaryDirectory() + "swiftmount-model-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
+        cacheDir = try Self.newCacheDir()
+        cacheDirs = [cacheDir]
         fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
     }
 
@@ -73,7 +77,27 @@ final class Harness {
     }
 
     deinit {
-        try? FileManager.default.removeItem(atPath: cacheDir)
+        for dir in cacheDirs { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    static func newCacheDir() throws -> String {
+        let dir = NSTemporaryDirectory() + "swiftmount-model-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// What a killed daemon leaves on disk for the next: its upload journals as they are at this
+    /// moment, no longer locked. The old daemon's threads go on in the old directory (against a
+    /// cut transport), so nothing they do later reaches the new daemon's journals.
+    private func cacheDirAfterCrash() throws -> String {
+        let next = try Self.newCacheDir()
+        cacheDirs.append(next)
+        let journals = cacheDir + "/journal"
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: journals) {
+            try FileManager.default.createDirectory(atPath: next + "/journal", withIntermediateDirectories: true)
+            for name in names { try? FileManager.default.copyItem(atPath: journals + "/" + name, toPath: next + "/journal/" + name) }
+        }
+        return next
     }
 
     static func mount(client: SwiftClient, info: ClusterInfo, cacheDir: String) -> SwiftFilesystem {
@@ -110,6 +134,7 @@ final class Harness {
         }
         var actual: Int32?
         defer { unusedFaults += cluster.clearFaults() }
+        let waiting = liveUploads
         do { try perform(op) } catch {
             actual = FSError.from(error).errno
             if expected == nil { throw Failure(description: "\(op): failed with \(FSError.from(error)), the model expected success") }
@@ -118,6 +143,10 @@ final class Harness {
             throw Failure(description: "\(op): errno \(actual.map(String.init) ?? "none"), the model expected \(expected.map(String.init) ?? "success")")
         }
         if expected == nil { apply(op) }
+        if case .write(let p, _, _) = op, expected == nil, let segments = cluster.manifestSegments(of: "demo", container: "c", object: String(p.dropFirst())),
+           let first = segments.first, waiting.contains(where: { (first.ref.container + "/" + first.ref.name).hasPrefix($0 + "/") }) {
+            resumedUploads += 1
+        }
         try check(after: op)
         if op != .crash { try checkReading(across, before: namesBefore, after: op) }
     }
@@ -308,6 +337,7 @@ final class Harness {
             transport.cut()
             transport = CuttableTransport(cluster)
             client = try Self.client(credentials, transport: transport, clock: clock)
+            cacheDir = try cacheDirAfterCrash()
             fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
             try noteOrphans()
         case .fault(let kind):
@@ -640,13 +670,18 @@ final class ResultBox: @unchecked Sendable {
 final class CuttableTransport: HTTPTransport {
     private let inner: any HTTPTransport
     private let isCut = Mutex(false)
+    private let segmentPutCount = Mutex(0)
 
     init(_ inner: any HTTPTransport) { self.inner = inner }
 
     func cut() { isCut.withLock { $0 = true } }
 
+    /// Segment PUTs this daemon sent.
+    var segmentPuts: Int { segmentPutCount.withLock { $0 } }
+
     func perform(_ request: HTTPRequest) throws -> HTTPResponse {
         if isCut.withLock({ $0 }) { throw HTTPTransportError(code: 7, message: "the daemon is gone", partialBody: []) }
+        if request.method == .put && request.url.contains("/c_segments/") { segmentPutCount.withLock { $0 += 1 } }
         return try inner.perform(request)
     }
 }

@@ -110,7 +110,26 @@ struct SequenceGenerator {
         var ops: [Op] = []
         // A few directories first, so files have somewhere to go.
         for dir in Self.directories where Bool.random(using: &rng) { ops.append(.mkdir(dir)) }
-        while ops.count < length { ops.append(next(&rng)) }
+        // Writers as the sequence leaves them: slot → (path, bytes appended).
+        var open: [Int: (path: String, bytes: Int)] = [:]
+        while ops.count < length {
+            let op = next(&rng)
+            ops.append(op)
+            switch op {
+            case .begin(let p, let w): open[w] = open[w] ?? (p, 0)
+            case .append(let w, let size, _): open[w]?.bytes += size
+            case .finish(let w, _): open[w] = nil
+            case .crash: open = [:]
+            default: break
+            }
+            // The daemon dies while a large file is being copied in, and the user runs the copy
+            // again: the new upload takes over the one the crash cut.
+            if case .append(let w, _, _) = op, let writer = open[w], writer.bytes > segment, Bool.random(using: &rng) {
+                ops += [.crash, .write(writer.path, size: Int.random(in: segment + 2...3 * segment + 17, using: &rng),
+                                       pattern: UInt8.random(in: 1...250, using: &rng))]
+                open = [:]
+            }
+        }
         return ops
     }
 

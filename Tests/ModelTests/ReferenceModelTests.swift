@@ -41,9 +41,11 @@ final class ReferenceModelTests: XCTestCase {
             return
         }
         let listed = Self.coldListedChecked.withLock { $0 }
+        let resumed = Self.resumedUploads.withLock { $0 }
         print("model: \(seeds.count) sequences, \(steps) steps in \(String(format: "%.1f", Date().timeIntervalSince(started))) s, "
-              + "\(listed) entries checked as a cold daemon lists them")
+              + "\(listed) entries checked as a cold daemon lists them, \(resumed) uploads resumed after a crash")
         XCTAssertGreaterThan(listed, 0, "the listing fast path was never exercised")
+        if seeds.count >= 50 { XCTAssertGreaterThan(resumed, 0, "no sequence resumed an upload a crash cut") }
     }
 
     /// Runs a sequence on a fresh cluster; the first disagreement, or nil.
@@ -56,10 +58,12 @@ final class ReferenceModelTests: XCTestCase {
         }
         do { try harness.finalCheck() } catch { return "at the end: \(error)" }
         coldListedChecked.withLock { $0 += harness.coldListedChecked }
+        resumedUploads.withLock { $0 += harness.resumedUploads }
         return nil
     }
 
     static let coldListedChecked = Mutex(0)
+    static let resumedUploads = Mutex(0)
 
     /// Removes steps while the sequence still fails: halves, then quarters, down to single steps.
     static func shrink(_ ops: [Op]) throws -> [Op] {
@@ -135,5 +139,54 @@ final class ReferenceModelTests: XCTestCase {
         let s = Harness.segment
         XCTAssertNil(try Self.run([.begin("/a", writer: 0), .append(writer: 0, size: 3 * s, pattern: 5), .unlink("/a"),
                                    .append(writer: 0, size: s, pattern: 6), .finish(writer: 0, otherThread: true), .gc(delete: false)]))
+    }
+
+    // MARK: - Resume after a crash
+
+    /// Writes `first` of a large file and lets its full segments reach Swift, kills the daemon,
+    /// then runs `after` on the next one; every step checked against the model as usual.
+    private func crashMidUpload(size: Int, pattern: UInt8, fsyncAt: Int? = nil, then after: [Op]) throws -> Harness {
+        let s = Harness.segment
+        let harness = try Harness()
+        var ops: [Op] = [.begin("/a", writer: 0)]
+        if let fsyncAt { ops += [.append(writer: 0, size: fsyncAt, pattern: pattern), .fsync(writer: 0)] }
+        ops.append(.append(writer: 0, size: size - (fsyncAt ?? 0), pattern: pattern))
+        for op in ops { try harness.step(op) }
+        let deadline = Date().addingTimeInterval(30)
+        while harness.transport.segmentPuts < size / s {
+            guard Date() < deadline else { throw Harness.Failure(description: "segments never reached Swift") }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        try harness.step(.crash)
+        for op in after { try harness.step(op) }
+        try harness.finalCheck()
+        return harness
+    }
+
+    /// The same bytes written again after a crash: the segments Swift holds are not sent again.
+    func testTheSameFileWrittenAgainAfterACrashSendsOnlyTheSegmentsSwiftLacks() throws {
+        let s = Harness.segment
+        let harness = try crashMidUpload(size: 3 * s + 5, pattern: 9, then: [.write("/a", size: 3 * s + 5, pattern: 9)])
+        XCTAssertEqual(harness.resumedUploads, 1)
+        XCTAssertEqual(harness.transport.segmentPuts, 1, "only the last, partial segment")
+    }
+
+    /// Different, shorter bytes under the resumed prefix: each segment is sent again under its
+    /// old name, the one past the new end goes, and the file reads as the model's.
+    func testADifferentShorterFileAfterACrashRewritesThePrefixAndDropsWhatIsPastItsEnd() throws {
+        let s = Harness.segment
+        let harness = try crashMidUpload(size: 3 * s + 5, pattern: 9, then: [.write("/a", size: 2 * s + 3, pattern: 10),
+                                                                            .read("/a", offset: 0, count: 3 * s)])
+        XCTAssertEqual(harness.resumedUploads, 1)
+        XCTAssertEqual(harness.transport.segmentPuts, 3)
+    }
+
+    /// An fsync stores a manifest over the first segments: that upload is never resumed, so a
+    /// rewrite cannot change a segment a stored manifest refers to (checked after every step).
+    func testAnUploadWhoseManifestWasStoredByFsyncIsNeverResumed() throws {
+        let s = Harness.segment
+        let harness = try crashMidUpload(size: 3 * s, pattern: 9, fsyncAt: 2 * s, then: [.write("/a", size: 3 * s, pattern: 11), .gc(delete: true)])
+        XCTAssertEqual(harness.resumedUploads, 0)
+        XCTAssertEqual(harness.transport.segmentPuts, 3)
     }
 }

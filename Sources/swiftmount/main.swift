@@ -201,9 +201,9 @@ if !connection.statistics.renewable {
 
 // The cluster's limits (segments per manifest, object size, listing pages) shape requests.
 let cluster = (try? client.clusterInfo()) ?? ClusterInfo()
-let filesystem: any MountedFilesystem = command.account
-    ? AccountFilesystem(client: client, options: options, cluster: cluster, logger: logger)
-    : SwiftFilesystem(client: client, container: command.container, options: options, cluster: cluster, logger: logger)
+let filesystem = command.account
+    ? MountTree(account: client, options: options, cluster: cluster, logger: logger)
+    : MountTree(container: SwiftFilesystem(client: client, container: command.container, options: options, cluster: cluster, logger: logger))
 var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: command.foreground,
                                   fsname: "swiftmount:\(command.container)", fuseOptions: options.fuseOptions)
 settings.shutdownGrace = options.shutdownGrace

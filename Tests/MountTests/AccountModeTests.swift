@@ -57,4 +57,55 @@ final class AccountModeTests: MountTestCase {
         XCTAssertTrue(samples.allSatisfy { $0.used <= 16 << 20 }, "\(samples.map(\.used).max() ?? 0) bytes held at most")
         XCTAssertTrue(samples.contains { $0.used > 0 }, "segments were seen in flight")
     }
+
+    /// An open file's handle finds its container with no path at all (fstat, ftruncate and read
+    /// of a file unlinked while open), and two containers' handles never mix.
+    func testAnOpenFileIsFoundByItsHandleAfterUnlinkInEveryContainer() throws {
+        let m = try MountedContainer(container: "@account", options: [], user: "demo")
+        mounts.append(m)
+        let other = DevStack.uniqueName("acct")
+        defer { try? DevStack.purge(other, client: client) }
+        try Shell.bash("mkdir \(Shell.quote(m.path(other)))")
+        let script = """
+            import os, sys
+            a, b = sys.argv[1], sys.argv[2]
+            with open(b, "wb") as f: f.write(b"second container")
+            fa = os.open(a, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.write(fa, b"first container")
+            fb = os.open(b, os.O_RDONLY)
+            os.unlink(a)
+            os.ftruncate(fa, 5)
+            print(os.fstat(fa).st_size, os.pread(fb, 100, 0).decode(), os.fstat(fb).st_size)
+            os.close(fa)
+            """
+        let out = try Shell.run(["/usr/bin/python3", "-c", script, m.path(container + "/held"), m.path(other + "/kept")])
+        XCTAssertEqual(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "5 second container 16", out.stderr)
+        XCTAssertEqual(try objectNames(in: other), ["kept"])
+        XCTAssertFalse(try objectNames(in: container).contains("held"), "the unlinked file is not stored again")
+    }
+
+    /// SIGTERM while a file is being written in one container: every container refuses new files
+    /// at once (one in use, and one first reached during the shutdown), and the file being
+    /// written is stored before the daemon exits.
+    func testShutdownRefusesNewFilesInEveryContainerWhileOneIsWritten() throws {
+        let m = try MountedContainer(container: "@account", options: ["segment_size=8M"], user: "demo")
+        mounts.append(m)
+        let used = DevStack.uniqueName("acct"), untouched = DevStack.uniqueName("acct")
+        for name in [used, untouched] { try client.createContainer(name) }
+        defer { for name in [used, untouched] { try? DevStack.purge(name, client: client) } }
+        try Shell.bash("printf before > \(Shell.quote(m.path(used + "/before")))")
+        let source = try randomFile("img", mebibytes: 48)
+        let writer = try startSlowCopy(source, to: m.path(container + "/img"), mebibytes: 48, pause: 0.05)
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertNil(m.stop(timeout: 0.5), "the daemon waits while the file is being written")
+        for name in [used, untouched] {
+            let late = try Shell.run(["/bin/sh", "-c", "printf x > \"$0\"", m.path(name + "/late")])
+            XCTAssertTrue(late.stderr.contains("Read-only file system"), "\(name): \(late.stderr)")
+        }
+        try Shell.finish(writer)
+        XCTAssertEqual(m.stop(signal: nil, timeout: 30), 0, "exit 0 once the upload is stored")
+        XCTAssertEqual(try serverSHA256("img"), try Shell.sha256(source))
+        XCTAssertEqual(try objectNames(in: used), ["before"])
+        XCTAssertEqual(try objectNames(in: untouched), [])
+    }
 }

@@ -158,6 +158,34 @@ final class SwiftClientTests: XCTestCase {
         XCTAssertEqual(sink.bytes, [])
     }
 
+    /// An object of 10 bytes served 3 bytes per connection before a reset: each retry asks for the
+    /// first byte not yet received, and the backoff runs on the client's clock, not the wall's.
+    func testGetWholeResumesACutShortAnswerAtTheByteReachedOnTheClientsClock() throws {
+        let object = Array("0123456789".utf8)
+        let transport = ScriptedTransport { request in
+            let range = request.headers.first { $0.name == "Range" }!.value.dropFirst("bytes=".count).split(separator: "-").map { Int($0)! }
+            let part = Array(object[range[0]...min(range[1], range[0] + 2)])
+            request.responseSink?.bytes += part
+            var headers = HTTPHeaders()
+            headers["content-range"] = "bytes \(range[0])-\(range[1])/10"
+            if range[0] + part.count <= range[1] {
+                throw HTTPTransportError(code: 56, message: "reset", partialBody: [], status: 206, headers: headers)
+            }
+            return HTTPResponse(status: 206, headers: headers, body: [])
+        }
+        let swift = client(transport)
+        let started = Date(), clockBefore = auth.clock.now()
+        XCTAssertEqual(try swift.getWhole(container: "c", object: "o", range: 1..<10, ifMatch: "e", retries: 5), Array(object[1...]))
+        XCTAssertEqual(transport.requests.compactMap { $0.headers.first { $0.name == "Range" }?.value },
+                       ["bytes=1-9", "bytes=4-9", "bytes=7-9"])
+        XCTAssertGreaterThan(auth.clock.now().timeIntervalSince(clockBefore), 0.9, "two backoffs on the client's clock")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 0.5, "and none on the wall clock")
+
+        XCTAssertThrowsError(try swift.getWhole(container: "c", object: "o", range: 0..<10, ifMatch: "e", retries: 2)) {
+            guard case SwiftError.unavailable = $0 else { return XCTFail("out of retries: \($0)") }
+        }
+    }
+
     func testListingsUseTheClustersPageSize() throws {
         let transport = ScriptedTransport { request in
             if request.url.hasSuffix("/info") {

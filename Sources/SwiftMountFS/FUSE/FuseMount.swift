@@ -37,7 +37,7 @@ public enum FuseMount {
 
     /// Mounts, daemonizes unless `foreground`, and serves requests until unmounted or signalled.
     /// `afterDaemonize` runs in the process that serves (e.g. to switch logging to syslog).
-    public static func run(_ filesystem: any MountedFilesystem, settings: Settings, afterDaemonize: () -> Void = {}) throws -> Int32 {
+    public static func run(_ filesystem: MountTree, settings: Settings, afterDaemonize: () -> Void = {}) throws -> Int32 {
         var options = ["fsname=\(settings.fsname)", "subtype=swiftmount"] + settings.fuseOptions
         options = options.map { $0.replacingOccurrences(of: ",", with: "\\,") }
         let argv = ["swiftmount", "-o", options.joined(separator: ",")]
@@ -72,7 +72,7 @@ public enum FuseMount {
 
     /// SIGTERM, SIGINT or SIGHUP: drain (files being written are finished, or aborted after the
     /// grace period), then end the loop; a second signal ends the wait at once.
-    private static func startShutdownWatcher(_ filesystem: any MountedFilesystem, loop: LoopHandle, grace: Double?) {
+    private static func startShutdownWatcher(_ filesystem: MountTree, loop: LoopHandle, grace: Double?) {
         let watcher = Thread {
             var draining = false
             while true {
@@ -95,12 +95,12 @@ public enum FuseMount {
     }
 
     final class Bridge {
-        let fs: any MountedFilesystem
-        init(_ fs: any MountedFilesystem) { self.fs = fs }
+        let tree: MountTree
+        init(_ tree: MountTree) { self.tree = tree }
     }
 
-    static var fs: any MountedFilesystem {
-        Unmanaged<Bridge>.fromOpaque(sm_fuse_private_data()!).takeUnretainedValue().fs
+    static var tree: MountTree {
+        Unmanaged<Bridge>.fromOpaque(sm_fuse_private_data()!).takeUnretainedValue().tree
     }
 
     /// Open directories (opendir's handles) and the last handle given out.
@@ -116,10 +116,15 @@ public enum FuseMount {
     static func path(_ p: UnsafePointer<CChar>?) throws -> String {
         guard let p else { throw FSError(ENOENT, "the file was unlinked") }
         guard let text = String(validatingCString: p) else {
-            fs.logger.warning("refused a name that is not valid UTF-8")
+            tree.logger.warning("refused a name that is not valid UTF-8")
             throw FSError(EINVAL, "name is not valid UTF-8")
         }
         return text
+    }
+
+    /// chmod, chown, utimens, setxattr, removexattr; the account's root has no metadata.
+    static func changeMetadata(_ p: UnsafePointer<CChar>?, _ change: MetadataChange) throws {
+        try tree.route(path(p), atRoot: { throw FSError(EPERM, "the account root has no metadata") }) { try $0.changeMetadata($1, change) }
     }
 
     /// The getxattr/listxattr convention: the length when `size` is 0, ERANGE when it is too small.
@@ -146,7 +151,7 @@ public enum FuseMount {
 
     static func fill(_ st: UnsafeMutablePointer<stat>, _ a: FileAttributes) {
         memset(st, 0, MemoryLayout<stat>.size)
-        let options = fs.options
+        let options = tree.options
         switch a.kind {
         case .directory:
             st.pointee.st_mode = S_IFDIR | (a.mode ?? options.dirMode)
@@ -179,7 +184,7 @@ public enum FuseMount {
         ops.`init` = { conn, cfg in
             if let conn { sm_fuse_conn_tune(conn, 1 << 20, 1 << 20) }
             if let cfg {
-                let timeout = FuseMount.fs.options.attrTimeout
+                let timeout = FuseMount.tree.options.attrTimeout
                 sm_fuse_config_tune(cfg, timeout, timeout)
             }
             // The return value becomes private_data: keep the bridge.
@@ -187,7 +192,7 @@ public enum FuseMount {
         }
         ops.getattr = { p, st, fi in
             FuseMount.perform {
-                let attributes = try FuseMount.fs.getattr(p == nil && fi != nil ? "/" : FuseMount.path(p), handle: fi?.pointee.fh)
+                let attributes = try FuseMount.tree.getattr(p == nil && fi != nil ? nil : FuseMount.path(p), handle: fi?.pointee.fh)
                 if let st { FuseMount.fill(st, attributes) }
                 return 0
             }
@@ -195,7 +200,7 @@ public enum FuseMount {
         ops.opendir = { p, fi in
             FuseMount.perform {
                 guard let fi else { return -EINVAL }
-                let stream = try FuseMount.fs.readdir(FuseMount.path(p))
+                let stream = try FuseMount.tree.readdir(FuseMount.path(p))
                 fi.pointee.fh = FuseMount.directories.withLock { table in
                     table.next += 1
                     table.open[table.next] = stream
@@ -241,7 +246,7 @@ public enum FuseMount {
             return 0
         }
         ops.mkdir = { p, mode in
-            FuseMount.perform { try FuseMount.fs.mkdir(FuseMount.path(p), creator: FuseMount.creator(mode)); return 0 }
+            FuseMount.perform { try FuseMount.tree.mkdir(FuseMount.path(p), creator: FuseMount.creator(mode)); return 0 }
         }
         // mknod(2), mkfifo(3), bind(2) of a socket: a zero-byte object whose mode keeps its type
         // (and rdev for a device), stored as a new empty file is, before mknod returns.
@@ -249,28 +254,31 @@ public enum FuseMount {
             FuseMount.perform {
                 let path = try FuseMount.path(p)
                 let caller = FuseMount.callerProcess()
-                let handle = try FuseMount.fs.create(path, creator: FuseMount.creator(mode, rdev: rdev), caller: caller)
-                defer { FuseMount.fs.release(handle: handle) }
-                try FuseMount.fs.flush(handle: handle, caller: caller)
+                try FuseMount.tree.file(path) { fs, inner in
+                    let handle = try fs.create(inner, creator: FuseMount.creator(mode, rdev: rdev), caller: caller)
+                    defer { fs.release(handle: handle) }
+                    try fs.flush(handle: handle, caller: caller)
+                }
                 return 0
             }
         }
-        ops.rmdir = { p in FuseMount.perform { try FuseMount.fs.rmdir(FuseMount.path(p)); return 0 } }
+        ops.rmdir = { p in FuseMount.perform { try FuseMount.tree.rmdir(FuseMount.path(p)); return 0 } }
         ops.rename = { from, to, flags in
             FuseMount.perform {
                 // RENAME_EXCHANGE cannot be done atomically on Swift.
                 if flags & UInt32(SM_RENAME_EXCHANGE) != 0 { return -EINVAL }
-                try FuseMount.fs.rename(FuseMount.path(from), to: FuseMount.path(to),
-                                        noReplace: flags & UInt32(SM_RENAME_NOREPLACE) != 0)
+                try FuseMount.tree.rename(FuseMount.path(from), to: FuseMount.path(to),
+                                          noReplace: flags & UInt32(SM_RENAME_NOREPLACE) != 0)
                 return 0
             }
         }
-        ops.unlink = { p in FuseMount.perform { try FuseMount.fs.unlink(FuseMount.path(p)); return 0 } }
+        ops.unlink = { p in FuseMount.perform { try FuseMount.tree.file(FuseMount.path(p)) { try $0.unlink($1) }; return 0 } }
         // Swift has no hard links.
         ops.link = { _, _ in -EPERM }
         ops.create = { p, mode, fi in
             FuseMount.perform {
-                let handle = try FuseMount.fs.create(FuseMount.path(p), creator: FuseMount.creator(mode), caller: FuseMount.callerProcess())
+                let creator = FuseMount.creator(mode), caller = FuseMount.callerProcess()
+                let handle = try FuseMount.tree.file(FuseMount.path(p)) { try $0.create($1, creator: creator, caller: caller) }
                 fi?.pointee.fh = handle
                 return 0
             }
@@ -278,15 +286,15 @@ public enum FuseMount {
         ops.open = { p, fi in
             FuseMount.perform {
                 guard let fi else { return -EINVAL }
-                fi.pointee.fh = try FuseMount.fs.open(FuseMount.path(p), mode: OpenMode(flags: fi.pointee.flags),
-                                                     caller: FuseMount.callerProcess())
+                let mode = OpenMode(flags: fi.pointee.flags), caller = FuseMount.callerProcess()
+                fi.pointee.fh = try FuseMount.tree.file(FuseMount.path(p)) { try $0.open($1, mode: mode, caller: caller) }
                 return 0
             }
         }
         ops.read = { _, buf, size, offset, fi in
             FuseMount.perform {
                 guard let fi, let buf else { return -EINVAL }
-                let pieces = try FuseMount.fs.read(handle: fi.pointee.fh, offset: Int(offset), count: size)
+                let pieces = try FuseMount.tree.owner(of: fi.pointee.fh).read(handle: fi.pointee.fh, offset: Int(offset), count: size)
                 var copied = 0
                 for piece in pieces {
                     piece.withUnsafeBytes { src in
@@ -301,31 +309,37 @@ public enum FuseMount {
             FuseMount.perform {
                 guard let fi, let buf else { return -EINVAL }
                 let data = [UInt8](UnsafeRawBufferPointer(start: buf, count: size))
-                try FuseMount.fs.write(handle: fi.pointee.fh, offset: Int(offset), data: data)
+                try FuseMount.tree.owner(of: fi.pointee.fh).write(handle: fi.pointee.fh, offset: Int(offset), data: data)
                 return Int32(size)
             }
         }
         ops.flush = { _, fi in
             FuseMount.perform {
                 guard let fi else { return -EINVAL }
-                try FuseMount.fs.flush(handle: fi.pointee.fh, caller: FuseMount.callerProcess())
+                try FuseMount.tree.owner(of: fi.pointee.fh).flush(handle: fi.pointee.fh, caller: FuseMount.callerProcess())
                 return 0
             }
         }
         ops.fsync = { _, _, fi in
             FuseMount.perform {
                 guard let fi else { return -EINVAL }
-                try FuseMount.fs.fsync(handle: fi.pointee.fh)
+                try FuseMount.tree.owner(of: fi.pointee.fh).fsync(handle: fi.pointee.fh)
                 return 0
             }
         }
         ops.release = { _, fi in
-            if let fi { FuseMount.fs.release(handle: fi.pointee.fh) }
+            if let fi { (try? FuseMount.tree.owner(of: fi.pointee.fh))?.release(handle: fi.pointee.fh) }
             return 0
         }
         ops.truncate = { p, size, fi in
             FuseMount.perform {
-                try FuseMount.fs.truncate(p == nil && fi != nil ? "/" : FuseMount.path(p), size: Int(size), handle: fi?.pointee.fh)
+                let handle = fi?.pointee.fh
+                // An open file (ftruncate) is its handle's, whatever the path says.
+                if let (fs, inner) = FuseMount.tree.owner(of: handle, path: p == nil ? nil : try FuseMount.path(p)) {
+                    try fs.truncate(inner, size: Int(size), handle: handle)
+                } else {
+                    try FuseMount.tree.file(FuseMount.path(p)) { try $0.truncate($1, size: Int(size), handle: nil) }
+                }
                 return 0
             }
         }
@@ -333,13 +347,18 @@ public enum FuseMount {
         ops.getxattr = { p, name, value, size in
             FuseMount.perform {
                 guard let name else { return -EINVAL }
-                let found = try FuseMount.fs.extendedAttribute(FuseMount.path(p), name: String(cString: name))
+                let attribute = String(cString: name)
+                let found = try FuseMount.tree.route(FuseMount.path(p), atRoot: { throw ObjectMetadata.noAttribute(attribute) }) {
+                    try $0.extendedAttribute($1, name: attribute)
+                }
                 return FuseMount.copyOut(found, to: value, size: size)
             }
         }
         ops.listxattr = { p, list, size in
             FuseMount.perform {
-                let names: [UInt8] = try FuseMount.fs.extendedAttributeNames(FuseMount.path(p)).flatMap { Array($0.utf8) + [0] }
+                let names: [UInt8] = try FuseMount.tree.route(FuseMount.path(p), atRoot: { [] }) {
+                    try $0.extendedAttributeNames($1)
+                }.flatMap { Array($0.utf8) + [0] }
                 return FuseMount.copyOut(names, to: list, size: size)
             }
         }
@@ -347,7 +366,7 @@ public enum FuseMount {
             FuseMount.perform {
                 guard let name else { return -EINVAL }
                 let bytes = value.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
-                try FuseMount.fs.changeMetadata(FuseMount.path(p), .setAttribute(
+                try FuseMount.changeMetadata(p, .setAttribute(
                     name: String(cString: name), value: bytes,
                     createOnly: flags & Int32(SM_XATTR_CREATE) != 0, replaceOnly: flags & Int32(SM_XATTR_REPLACE) != 0))
                 return 0
@@ -356,20 +375,20 @@ public enum FuseMount {
         ops.removexattr = { p, name in
             FuseMount.perform {
                 guard let name else { return -EINVAL }
-                try FuseMount.fs.changeMetadata(FuseMount.path(p), .removeAttribute(name: String(cString: name)))
+                try FuseMount.changeMetadata(p, .removeAttribute(name: String(cString: name)))
                 return 0
             }
         }
         // fchmod, fchown and futimens of an unlinked open file (no path): its changes go with it.
         ops.chmod = { p, mode, _ in
             guard p != nil else { return 0 }
-            return FuseMount.perform { try FuseMount.fs.changeMetadata(FuseMount.path(p), .mode(UInt32(mode))); return 0 }
+            return FuseMount.perform { try FuseMount.changeMetadata(p, .mode(UInt32(mode))); return 0 }
         }
         // (uid_t)-1 leaves that id as it is.
         ops.chown = { p, uid, gid, _ in
             guard p != nil else { return 0 }
             return FuseMount.perform {
-                try FuseMount.fs.changeMetadata(FuseMount.path(p), .owner(uid: uid == UInt32.max ? nil : uid,
+                try FuseMount.changeMetadata(p, .owner(uid: uid == UInt32.max ? nil : uid,
                                                                           gid: gid == UInt32.max ? nil : gid))
                 return 0
             }
@@ -388,14 +407,15 @@ public enum FuseMount {
                         mtime = FileTime(seconds: ts.tv_sec, nanoseconds: ts.tv_nsec)
                     }
                 }
-                try FuseMount.fs.changeMetadata(FuseMount.path(p), .mtime(mtime))
+                try FuseMount.changeMetadata(p, .mtime(mtime))
                 return 0
             }
         }
         ops.symlink = { target, p in
             FuseMount.perform {
                 guard let target else { return -EINVAL }
-                try FuseMount.fs.symlink(String(cString: target), at: FuseMount.path(p), creator: FuseMount.creator(0o777))
+                let text = String(cString: target), creator = FuseMount.creator(0o777)
+                try FuseMount.tree.file(FuseMount.path(p)) { try $0.symlink(text, at: $1, creator: creator) }
                 return 0
             }
         }
@@ -403,14 +423,14 @@ public enum FuseMount {
         ops.readlink = { p, buffer, size in
             FuseMount.perform {
                 guard let buffer, size > 0 else { return -EINVAL }
-                let bytes = Array(try FuseMount.fs.readlink(FuseMount.path(p)).utf8.prefix(size - 1)) + [0]
+                let bytes = Array(try FuseMount.tree.file(FuseMount.path(p)) { try $0.readlink($1) }.utf8.prefix(size - 1)) + [0]
                 bytes.withUnsafeBytes { if let base = $0.baseAddress { memcpy(buffer, base, bytes.count) } }
                 return 0
             }
         }
         ops.statfs = { _, sv in
             guard let sv else { return -EINVAL }
-            let s = FuseMount.fs.statfs()
+            let s = FuseMount.tree.statfs()
             memset(sv, 0, MemoryLayout<statvfs>.size)
             sv.pointee.f_bsize = UInt(s.blockSize)
             sv.pointee.f_frsize = UInt(s.blockSize)

@@ -15,7 +15,6 @@ final class ReadContext: Sendable {
     let buffers: BufferRecycler
     let transfers: TransferRegistry
     let logger: Logger
-    let backoff = Backoff(base: 0.5, cap: 8)
 
     init(client: SwiftClient, container: String, options: MountOptions, resources: MountResources, transfers: TransferRegistry,
          logger: Logger) {
@@ -30,36 +29,11 @@ final class ReadContext: Sendable {
         self.logger = logger
     }
 
-    /// Bytes `range` of an object version, retried up to `retryGetCount` times. Each retry asks for
-    /// the first byte not yet received and goes through the ConnectionManager's expiry check first
-    /// (inside SwiftClient.send). A stream is never silently short: out of retries, it throws.
+    /// Bytes `range` of an object version, whole (`SwiftClient.getWhole` resumes a GET cut
+    /// short, up to `retry_get_count` times).
     func fetch(object: String, etag: String, range: Range<Int>) throws -> [UInt8] {
-        // Every attempt appends to the same sink: bytes received before a failure are kept.
-        let sink = ByteSink(reusing: buffers.take(capacity: range.count))
-        var failures = 0
-        while sink.bytes.count < range.count {
-            let rest = (range.lowerBound + sink.bytes.count)..<range.upperBound
-            let before = sink.bytes.count
-            do {
-                try client.get(container: container, object: object, range: rest, ifMatch: etag, into: sink, policy: .once)
-                if sink.bytes.count == before {
-                    throw FSError(EIO, "\(object): object ended at \(rest.lowerBound), expected \(range.upperBound) bytes")
-                }
-                continue
-            } catch let error as HTTPTransportError {
-                failures += 1
-                if failures > retryGetCount { throw FSError(EIO, "\(object): \(error.message) after \(failures) attempts") }
-                logger.notice("GET \(object) bytes \(rest.lowerBound)-: \(error.message); retry \(failures) of \(retryGetCount)")
-            } catch SwiftError.unavailable(let why) {
-                failures += 1
-                if failures > retryGetCount { throw FSError(EIO, "\(why) after \(failures) attempts") }
-                logger.notice("\(why); retry \(failures) of \(retryGetCount)")
-            }
-            client.counters.retried()
-            Thread.sleep(forTimeInterval: backoff.delay(afterAttempt: failures - 1))
-        }
-        if sink.bytes.count > range.count { sink.bytes.removeLast(sink.bytes.count - range.count) }
-        return sink.take()
+        try client.getWhole(container: container, object: object, range: range, ifMatch: etag, retries: retryGetCount,
+                            reusing: buffers.take(capacity: range.count))
     }
 }
 

@@ -204,7 +204,7 @@ final class Namespace: @unchecked Sendable {
     /// Swift or Keystone unreachable, as opposed to an answer.
     static func isOutage(_ error: Error) -> Bool {
         switch error {
-        case is HTTPTransportError, SwiftError.unavailable, SwiftError.auth(.unavailable): true
+        case SwiftError.unavailable, SwiftError.auth(.unavailable): true
         default: false
         }
     }

@@ -36,7 +36,6 @@ public struct FSError: Error, Sendable, CustomStringConvertible {
             }
         }
         if let error = error as? LocalFileError { return FSError(error.errno, error.description) }
-        if let error = error as? HTTPTransportError { return FSError(EIO, error.description) }
         return FSError(EIO, "\(error)")
     }
 }

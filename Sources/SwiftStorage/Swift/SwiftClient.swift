@@ -13,12 +13,21 @@ public final class SwiftClient: Sendable {
         public var attempts: Int
         public var backoff: Backoff
 
+        /// A connection failure is thrown as the transport's error (with its partial body), for a
+        /// caller inside this client that resumes or judges it on its own; any other caller gets
+        /// SwiftError, so the filesystem never sees a transport error.
+        var handsBackTransportErrors = false
+
         public init(attempts: Int = 5, backoff: Backoff = Backoff()) {
             self.attempts = attempts
             self.backoff = backoff
         }
 
-        public static let once = RetryPolicy(attempts: 1)
+        static let once: RetryPolicy = {
+            var policy = RetryPolicy(attempts: 1)
+            policy.handsBackTransportErrors = true
+            return policy
+        }()
         /// For a caller with an answer to fall back on (attributes known a moment ago): one quick
         /// retry, not the whole backoff cycle.
         public static let quick = RetryPolicy(attempts: 2, backoff: Backoff(base: 0.2, cap: 0.2))
@@ -88,7 +97,7 @@ public final class SwiftClient: Sendable {
     }
 
     /// Sends `call`, handling auth and transient failures. `policy` overrides the client's retry
-    /// policy (a reader that resumes on its own asks for `.once`).
+    /// policy (`getWhole` and `putManifest`, which judge a lost answer themselves, ask for `.once`).
     public func send(_ call: Call, policy: RetryPolicy? = nil) throws -> HTTPResponse {
         let policy = policy ?? retry
         var session = try authSession()
@@ -146,7 +155,7 @@ public final class SwiftClient: Sendable {
                 attempt += 1
                 guard attempt < policy.attempts else {
                     // A caller that retries on its own gets the partial body to resume after.
-                    if policy.attempts == 1 { throw error }
+                    if policy.handsBackTransportErrors { throw error }
                     throw SwiftError.unavailable("\(call.method.rawValue) \(call.displayPath): \(error.message)")
                 }
                 logger.notice("\(call.method.rawValue) \(call.displayPath): \(error.message); retry \(attempt)")
@@ -320,6 +329,41 @@ public final class SwiftClient: Sendable {
             throw refuse(response.status, response.headers)
         }
     }
+
+    /// All of bytes `range` of the object version `etag`, or an error: never a short answer. A
+    /// GET cut short is resumed at the first byte not yet received, up to `retries` times in all;
+    /// each retry waits out the backoff on the client's clock and goes through the
+    /// ConnectionManager's expiry check (in `send`). `buffer` is storage to reuse for the bytes.
+    public func getWhole(container: String, object: String, range: Range<Int>, ifMatch etag: String, retries: Int,
+                         reusing buffer: consuming [UInt8] = []) throws -> [UInt8] {
+        let sink = ByteSink(reusing: buffer)
+        var failures = 0
+        while sink.bytes.count < range.count {
+            let rest = (range.lowerBound + sink.bytes.count)..<range.upperBound
+            let before = sink.bytes.count
+            let why: String
+            do {
+                try get(container: container, object: object, range: rest, ifMatch: etag, into: sink, policy: .once)
+                if sink.bytes.count == before {
+                    throw SwiftError.protocolError("\(container)/\(object): object ended at \(rest.lowerBound), expected \(range.upperBound) bytes")
+                }
+                continue
+            } catch let error as HTTPTransportError {
+                why = "GET \(container)/\(object) bytes \(rest.lowerBound)-: \(error.message)"
+            } catch SwiftError.unavailable(let message) {
+                why = message
+            }
+            failures += 1
+            guard failures <= retries else { throw SwiftError.unavailable("\(why) after \(failures) attempts") }
+            logger.notice("\(why); retry \(failures) of \(retries)")
+            counters.retried()
+            clock.sleep(seconds: Self.getBackoff.delay(afterAttempt: failures - 1))
+        }
+        if sink.bytes.count > range.count { sink.bytes.removeLast(sink.bytes.count - range.count) }
+        return sink.take()
+    }
+
+    private static let getBackoff = Backoff(base: 0.5, cap: 8)
 
     /// Whether an answer carries the bytes of `range`: a 206 starting there, or a 200 when the
     /// range starts at 0 and the whole object fits in it.

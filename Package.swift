@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // clouds.yaml / secure.yaml, as the OpenStack client reads them.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The command line: subcommands, --help for each, shell completion.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
@@ -34,7 +36,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "swiftmount",
-            dependencies: ["SwiftMountFS", "SwiftStorage", "CSystem", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["SwiftMountFS", "SwiftStorage", "CSystem", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // An in-process Swift + Keystone behind HTTPTransport, for the model suite and fast
         // tests (never in the shipped binary).

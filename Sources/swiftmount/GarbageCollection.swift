@@ -6,12 +6,7 @@ import SwiftStorage
 /// `swiftmount gc CONTAINER [--delete] [--grace SECONDS] [-o options]`: orphaned segments.
 /// `swiftmount gc --trusts [--delete] -o service_credentials=FILE[,service_cloud=NAME]`: trusts
 /// the service user holds that no mount on this machine holds (left by killed daemons).
-func runGarbageCollection(_ args: [String]) -> Int32 {
-    let parsed = SubcommandArguments(args, flags: ["--delete", "--trusts"], secondsFlags: ["--grace"])
-    let container = parsed.container, optionItems = parsed.options
-    let delete = parsed.flags.contains("--delete"), trusts = parsed.flags.contains("--trusts")
-    let grace = parsed.seconds["--grace"] ?? 3600
-    guard trusts || container != nil else { fail(.usage, "gc needs a CONTAINER (or --trusts)\n\(usage)") }
+func runGarbageCollection(container: String?, trusts: Bool, delete: Bool, grace: Double, optionItems: [String]) -> Int32 {
     let options = loadOptions(optionItems, container: container ?? "", mountpoint: nil)
     LoggingSystem.bootstrap { _ in RoutedLogHandler() }
     LogRouting.shared.configure(sink: .standardError, level: .warning)

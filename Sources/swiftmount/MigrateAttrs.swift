@@ -4,10 +4,7 @@ import SwiftMountFS
 import SwiftStorage
 
 /// `swiftmount migrate-attrs CONTAINER [--dry-run] [--min-age SECONDS] [-o options]`: see AttributeMigration.
-func runMigrateAttrs(_ args: [String]) -> Int32 {
-    let parsed = SubcommandArguments(args, flags: ["--dry-run"], secondsFlags: ["--min-age"])
-    let dryRun = parsed.flags.contains("--dry-run"), minimumAge = parsed.seconds["--min-age"] ?? 60, optionItems = parsed.options
-    guard let container = parsed.container else { fail(.usage, "migrate-attrs needs a CONTAINER\n\(usage)") }
+func runMigrateAttrs(container: String, dryRun: Bool, minimumAge: Double, optionItems: [String]) -> Int32 {
     let options = loadOptions(optionItems, container: container, mountpoint: nil)
     LoggingSystem.bootstrap { _ in RoutedLogHandler() }
     LogRouting.shared.configure(sink: .standardError, level: .warning)

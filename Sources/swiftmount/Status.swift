@@ -76,13 +76,10 @@ let statusEncoder: JSONEncoder = {
 }()
 
 /// `swiftmount status MOUNTPOINT [--json]`
-func runStatus(_ args: [String]) -> Int32 {
-    let json = args.contains("--json")
-    let positional = args.filter { !$0.hasPrefix("-") }
-    guard positional.count == 1 else { fail(.usage, "status needs a MOUNTPOINT\n\(usage)") }
-    let socket = ControlSocket.path(for: positional[0])
+func runStatus(mountpoint: String, json: Bool) -> Int32 {
+    let socket = ControlSocket.path(for: mountpoint)
     guard let reply = ControlSocket.request(at: socket), !reply.isEmpty else {
-        fail(.mount, "no swiftmount daemon answers for \(positional[0]) (socket \(socket))")
+        fail(.mount, "no swiftmount daemon answers for \(mountpoint) (socket \(socket))")
     }
     if json {
         print(String(decoding: reply, as: UTF8.self))

@@ -89,6 +89,34 @@ final class OptionsTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
     }
 
+    /// The command line as README and the man page promise it: each subcommand's own help, shell
+    /// completion, `-oa=b` joined as mount(8) may pass it, `mount` spelled out, and usage errors
+    /// exiting 2 with the usage.
+    func testSubcommandsHaveTheirOwnHelpCompletionAndUsageErrorsExitTwo() throws {
+        let binary = MountedContainer.binary
+        for (args, expected) in [(["gc", "--help"], "--grace"), (["help", "migrate-attrs"], "--min-age"), (["status", "--help"], "--json"),
+                                 (["mount", "--help"], "segment_size"), (["--generate-completion-script", "bash"], "migrate-attrs")] {
+            let out = try Shell.run([binary] + args)
+            XCTAssertEqual(out.status, 0, "\(args): \(out.stderr)")
+            XCTAssertTrue(out.stdout.contains(expected), "\(args) says \(expected)")
+        }
+        for args in [["status"], ["only-a-container"], ["gc", "--grace", "soon", "c"], ["c", "/mnt", "--bogus"]] {
+            let out = try Shell.run([binary] + args)
+            XCTAssertEqual(out.status, 2, "\(args): \(out.stderr)")
+            XCTAssertTrue(out.stderr.contains("Usage:"), "\(args): \(out.stderr)")
+        }
+        let mountpoint = NSTemporaryDirectory() + "swiftmount-opt-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: mountpoint) }
+        let offline = DevStack.environment(with: ["OS_AUTH_URL": "http://127.0.0.1:9/v3", "OS_USERNAME": "u", "OS_PASSWORD": "p",
+                                                  "OS_PROJECT_NAME": "p"])
+        for args in [["c", mountpoint, "-osegmnt_size=1M"], ["mount", "c", mountpoint, "-o", "rw,segmnt_size=1M"]] {
+            let out = try Shell.run([binary] + args, environment: offline)
+            XCTAssertEqual(out.status, 2, "\(args): \(out.stderr)")
+            XCTAssertTrue(out.stderr.contains("unknown option segmnt_size"), "\(args): the -o items reach the option parser: \(out.stderr)")
+        }
+    }
+
     func testUnusableCacheDirIsRefusedBeforeMounting() throws {
         let mountpoint = NSTemporaryDirectory() + "swiftmount-opt-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)

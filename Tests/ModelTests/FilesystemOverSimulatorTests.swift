@@ -20,9 +20,12 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         var requests: [HTTPRequest] { log.withLock { $0 } }
         /// Object names container listings leave out, as a listing that lags behind a PUT does.
         let lagging = Mutex<Set<String>>([])
+        /// Runs before each request is passed on (a test holds one there).
+        let before = Mutex<(@Sendable (HTTPRequest) -> Void)?>(nil)
 
         func perform(_ request: HTTPRequest) throws -> HTTPResponse {
             log.withLock { $0.append(request) }
+            before.withLock { $0 }?(request)
             var response = try cluster.perform(request)
             let hidden = lagging.withLock { $0 }
             if !hidden.isEmpty, request.method == .get, request.url.contains("format=json"),
@@ -586,5 +589,34 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         try store(m.fs, "/here", [1])
         _ = try m.fs.readdir("/").all()
         XCTAssertThrowsError(try m.fs.getattr("/missing")) { XCTAssertEqual(FSError.from($0).errno, ENOENT) }
+    }
+
+    /// stat(2) and getxattr of a file whose close is storing it answer at once, from what the
+    /// writer last published: `ls -l` does not wait behind an upload talking to Swift.
+    func testStatOfAFileBeingStoredDoesNotWaitForItsUpload() throws {
+        let m = try mount()
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        m.transport.before.withLock {
+            $0 = { request in
+                guard request.method == .put, request.url.hasSuffix("/c/f") else { return }
+                entered.signal()
+                _ = release.wait(timeout: .now() + 10)
+            }
+        }
+        let handle = try m.fs.create("/f", creator: Creator(mode: 0o600, uid: getuid(), gid: getgid()), caller: getpid())
+        try m.fs.write(handle: handle, offset: 0, data: .pattern(3, count: 1000))
+        let closed = ResultBox()
+        Thread { [fs = m.fs] in closed.set(Result { try fs.flush(handle: handle, caller: getpid()) }) }.start()
+        XCTAssertEqual(entered.wait(timeout: .now() + 10), .success, "the close reached its PUT")
+        let started = Date()
+        let shown = try m.fs.getattr("/f")
+        XCTAssertNoThrow(try m.fs.extendedAttributeNames("/f"))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1, "answered while the PUT is held")
+        XCTAssertEqual(shown.size, 1000)
+        XCTAssertEqual(shown.mode, 0o600)
+        release.signal()
+        try closed.wait()
+        m.fs.release(handle: handle)
+        XCTAssertEqual(try m.client.get(container: "c", object: "f", range: 0..<1000, ifMatch: nil), .pattern(3, count: 1000))
     }
 }

@@ -20,9 +20,13 @@ final class OpenFiles: Sendable {
         var writers: [ObjectPath: FileWriter] = [:]
         var draining = false
         var drainDeadline: Date?
+        /// Moves on each close and each change of the deadline: what a drain waits for.
+        var generation = 0
     }
 
     private let state: Mutex<State>
+    /// Wakes a drain when `generation` moves (its lock only ever guards a wait, never the state).
+    private let moved = NSCondition()
 
     init(tag: UInt64) {
         state = Mutex(State(next: tag << Self.tagShift | 1))
@@ -68,11 +72,14 @@ final class OpenFiles: Sendable {
 
     /// Removes the handle; its writer stops being shown at its path.
     func close(_ handle: UInt64) -> File? {
-        state.withLock { state in
+        let file = state.withLock { state in
             let file = state.handles.removeValue(forKey: handle)
             if case .writer(let writer) = file, state.writers[writer.path] === writer { state.writers[writer.path] = nil }
+            state.generation += 1
             return file
         }
+        wake()
+        return file
     }
 
     func writer(for path: ObjectPath) -> FileWriter? {
@@ -114,12 +121,37 @@ final class OpenFiles: Sendable {
         }
     }
 
-    /// Open files, files being written, and whether the grace period is over.
-    var drainState: (open: Int, writing: [FileWriter], deadline: Date?) {
-        state.withLock { ($0.handles.count, Array($0.writers.values), $0.drainDeadline) }
+    /// Open files, files being written, the grace period's end, and the generation to wait past.
+    var drainState: (open: Int, writing: [FileWriter], deadline: Date?, generation: Int) {
+        state.withLock { ($0.handles.count, Array($0.writers.values), $0.drainDeadline, $0.generation) }
     }
 
     func endDrainNow() {
-        state.withLock { $0.drainDeadline = Date() }
+        state.withLock {
+            $0.drainDeadline = Date()
+            $0.generation += 1
+        }
+        wake()
+    }
+
+    /// Waits until a file closes or the deadline changes after `generation` was read, or until
+    /// `limit` (nil: no limit). No wakeup is lost: a change between the read and the wait finds
+    /// the generation moved, and one after it finds the waiter waiting.
+    func waitForChange(after generation: Int, until limit: Date?) {
+        moved.lock()
+        defer { moved.unlock() }
+        while state.withLock({ $0.generation }) == generation {
+            guard let limit else {
+                moved.wait()
+                continue
+            }
+            guard moved.wait(until: limit) else { return }
+        }
+    }
+
+    private func wake() {
+        moved.lock()
+        moved.broadcast()
+        moved.unlock()
     }
 }

@@ -221,7 +221,7 @@ public final class SwiftFilesystem: Sendable {
     func waitDrained() {
         var readersUntil: Date?
         while true {
-            let (remaining, writing, drainDeadline) = files.drainState
+            let (remaining, writing, drainDeadline, generation) = files.drainState
             let expired = drainDeadline.map { Date() >= $0 } ?? false
             if remaining == 0 { return }
             if expired {
@@ -239,7 +239,7 @@ public final class SwiftFilesystem: Sendable {
                     return
                 }
             }
-            Thread.sleep(forTimeInterval: 0.1)
+            files.waitForChange(after: generation, until: [drainDeadline, readersUntil].compactMap { $0 }.min())
         }
     }
 

@@ -206,6 +206,15 @@ final class FileWriter: @unchecked Sendable {
     private var media: String?
     let transfer: Transfer
 
+    /// What stat(2) and getxattr show while the file is open, published by every change under
+    /// `lock`: they never wait behind a write waiting for room or a commit talking to Swift.
+    private struct Shown {
+        var size = 0
+        var metadata: [String: String] = [:]
+    }
+
+    private let shown = Mutex(Shown())
+
     /// With `staged`, the writer starts from that copy of an existing object and stores nothing
     /// unless it is changed. A `new` file replaces nothing (its name was just looked up and not
     /// found), which saves a HEAD per small file.
@@ -224,6 +233,7 @@ final class FileWriter: @unchecked Sendable {
         }
         transfer = context.transfers.start(.upload, path: path.description, total: staged?.size ?? 0)
         if staged != nil { dirty = false }
+        publish()
     }
 
     /// A writer over an existing object that is copied to `cache_dir` only when first changed.
@@ -234,6 +244,13 @@ final class FileWriter: @unchecked Sendable {
         readOriginal = read
         self.existingSize = existingSize
         dirty = false
+        publish()
+    }
+
+    /// Called with `lock` held (or before the writer is shared), after each change.
+    private func publish() {
+        let now = Shown(size: currentSizeLocked, metadata: metadata(over: baseMetadata ?? [:]))
+        shown.withLock { $0 = now }
     }
 
     /// Stages the existing object before its first change (called with the lock held).
@@ -248,12 +265,6 @@ final class FileWriter: @unchecked Sendable {
         transfer.grow(total: file.size)
     }
 
-    var currentSize: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return currentSizeLocked
-    }
-
     private var currentSizeLocked: Int {
         stageExisting != nil ? existingSize : staged?.size ?? max(size, declaredSize)
     }
@@ -261,11 +272,7 @@ final class FileWriter: @unchecked Sendable {
     private var segmentSize: Int { context.plan.size(after: upload?.segmentCount ?? 0) }
 
     /// The metadata as it stands while open (what xattr reads see).
-    var currentMetadata: [String: String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return metadata(over: baseMetadata ?? [:])
-    }
+    var currentMetadata: [String: String] { shown.withLock { $0.metadata } }
 
     /// What stat(2) shows while the file is open.
     var attributes: FileAttributes { attributes(currentMetadata) }
@@ -274,7 +281,7 @@ final class FileWriter: @unchecked Sendable {
     var storedAttributes: FileAttributes { attributes(storedMetadata) }
 
     private func attributes(_ metadata: [String: String]) -> FileAttributes {
-        FileAttributes(kind: .file, size: currentSize, metadata: metadata, lastModified: Date())
+        FileAttributes(kind: .file, size: shown.withLock { $0.size }, metadata: metadata, lastModified: Date())
     }
 
     /// Takes a metadata change (checked against Swift's limits now, stored by the next commit).
@@ -283,6 +290,7 @@ final class FileWriter: @unchecked Sendable {
     func change(_ change: MetadataChange, at now: FileTime) throws -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        defer { publish() }
         var check = metadata(over: baseMetadata ?? [:])
         try change.apply(to: &check, limits: context.metadataLimits, now: now)
         guard dirty && failure == nil else { return false }
@@ -292,7 +300,10 @@ final class FileWriter: @unchecked Sendable {
 
     /// A change stored on the object by the caller, which later commits must keep.
     func adopt(_ change: MetadataChange, at now: FileTime) {
-        lock.withLock { changes.append((change, now)) }
+        lock.withLock {
+            changes.append((change, now))
+            publish()
+        }
     }
 
     /// `base` without its old mtime once the content changes, with the changes made while open.
@@ -321,6 +332,7 @@ final class FileWriter: @unchecked Sendable {
     func write(offset: Int, data: [UInt8]) throws {
         lock.lock()
         defer { lock.unlock() }
+        defer { publish() }
         if let failure { throw failure }
         if discarded && staged == nil {
             size = max(size, offset + data.count)
@@ -343,6 +355,7 @@ final class FileWriter: @unchecked Sendable {
     func truncate(to newSize: Int) throws {
         lock.lock()
         defer { lock.unlock() }
+        defer { publish() }
         if let failure { throw failure }
         if discarded && staged == nil {
             size = min(size, newSize)
@@ -374,6 +387,7 @@ final class FileWriter: @unchecked Sendable {
     func read(offset: Int, count: Int) throws -> [UInt8] {
         lock.lock()
         defer { lock.unlock() }
+        defer { publish() }
         if let failure { throw failure }
         if discarded && staged == nil { throw FSError(EIO, "\(path) was unlinked while written; its bytes were not kept") }
         try stageIfUntouched()
@@ -554,6 +568,7 @@ final class FileWriter: @unchecked Sendable {
     func commit() throws -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        defer { publish() }
         while sealed { lock.wait() }
         if discarded { return false }
         if let failure {

@@ -23,7 +23,9 @@ struct SwiftMountCommand: ParsableCommand {
         do {
             // `-oa=b` (joined, as some mount helpers write it): the parser would read `=b` as the
             // value of an option named `oa`.
-            let arguments = CommandLine.arguments.dropFirst().flatMap { $0.hasPrefix("-o") && $0.count > 2 ? ["-o", String($0.dropFirst(2))] : [$0] }
+            let given = Array(CommandLine.arguments.dropFirst())
+            let end = given.firstIndex(of: "--") ?? given.endIndex
+            let arguments = given[..<end].flatMap { $0.hasPrefix("-o") && $0.count > 2 ? ["-o", String($0.dropFirst(2))] : [$0] } + given[end...]
             var command = try parseAsRoot(arguments)
             try command.run()
         } catch {
@@ -72,6 +74,8 @@ struct MountCommand: ParsableCommand {
     var container: String { places.count == 2 ? places[0] : accountSource }
     var mountpoint: String { places[places.count - 1] }
     var account: Bool { wholeAccount || container == accountSource }
+    /// `-d` is `-f` with debug logging.
+    var runsInForeground: Bool { foreground || debug }
     var optionItems: [String] { options.items }
 
     func run() throws { mount(self) }

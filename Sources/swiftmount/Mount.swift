@@ -89,17 +89,17 @@ func mount(_ command: MountCommand) -> Never {
     let filesystem = command.account
         ? MountTree(account: client, options: options, cluster: cluster, logger: logger)
         : MountTree(container: SwiftFilesystem(client: client, container: command.container, options: options, cluster: cluster, logger: logger))
-    var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: command.foreground,
+    var settings = FuseMount.Settings(mountpoint: command.mountpoint, foreground: command.runsInForeground,
                                       fsname: "swiftmount:\(command.container)", fuseOptions: options.fuseOptions)
     settings.shutdownGrace = options.shutdownGrace
     filesystem.mountpoint = URL(fileURLWithPath: command.mountpoint).resolvingSymlinksInPath().path
     let controlSocket = ControlSocket.path(for: command.mountpoint)
     do {
         let rc = try FuseMount.run(filesystem, settings: settings) {
-            if !command.foreground {
+            if !command.runsInForeground {
                 for fd in Inherited.descriptors { close(Int32(fd)) }
             }
-            if !command.foreground, options.logFile == nil { LogRouting.shared.configure(sink: .syslog, level: level) }
+            if !command.runsInForeground, options.logFile == nil { LogRouting.shared.configure(sink: .syslog, level: level) }
             // Threads do not survive the fork into the background: started here, in the daemon.
             if trustKeeper?.trustID != nil { trustKeeper?.startRenewing(connection: connection) }
             let currentStatus: @Sendable () -> MountStatus = {

@@ -41,6 +41,8 @@ final class Harness {
     private(set) var coldListedChecked = 0
     /// Uploads a killed daemon left that a later write of the same file took over.
     private(set) var resumedUploads = 0
+    /// The journals the last crash left for the next daemon, as text.
+    private(set) var journalsLeftByLastCrash: [String] = []
     static let logger = Logger(label: "model") { _ in SwiftLogNoOpLogHandler() }
 
     struct Failure: Error, CustomStringConvertible {
@@ -96,6 +98,7 @@ final class Harness {
         if let names = try? FileManager.default.contentsOfDirectory(atPath: journals) {
             try FileManager.default.createDirectory(atPath: next + "/journal", withIntermediateDirectories: true)
             for name in names { try? FileManager.default.copyItem(atPath: journals + "/" + name, toPath: next + "/journal/" + name) }
+            journalsLeftByLastCrash = names.compactMap { try? String(contentsOfFile: next + "/journal/" + $0, encoding: .utf8) }
         }
         return next
     }
@@ -666,23 +669,36 @@ final class ResultBox: @unchecked Sendable {
     }
 }
 
-/// A transport that can be cut off, as a killed daemon's connections are.
+/// A transport that can be cut off, as a killed daemon's connections are. The cut is atomic: a
+/// request either reached Swift before it or never does. After it every request fails at once
+/// with an answer nothing retries, so the dead daemon's threads neither change the cluster nor
+/// move the shared clock by backing off.
 final class CuttableTransport: HTTPTransport {
     private let inner: any HTTPTransport
-    private let isCut = Mutex(false)
-    private let segmentPutCount = Mutex(0)
+    private let state = Mutex((cut: false, inFlight: 0))
+    private let storedSegments = Mutex(0)
 
     init(_ inner: any HTTPTransport) { self.inner = inner }
 
-    func cut() { isCut.withLock { $0 = true } }
+    func cut() {
+        state.withLock { $0.cut = true }
+        let deadline = Date().addingTimeInterval(30)
+        while state.withLock({ $0.inFlight }) > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
+    }
 
-    /// Segment PUTs this daemon sent.
-    var segmentPuts: Int { segmentPutCount.withLock { $0 } }
+    /// Segments this daemon stored (PUTs Swift acknowledged).
+    var segmentPuts: Int { storedSegments.withLock { $0 } }
 
     func perform(_ request: HTTPRequest) throws -> HTTPResponse {
-        if isCut.withLock({ $0 }) { throw HTTPTransportError(code: 7, message: "the daemon is gone", partialBody: []) }
-        if request.method == .put && request.url.contains("/c_segments/") { segmentPutCount.withLock { $0 += 1 } }
-        return try inner.perform(request)
+        let admitted = state.withLock { state in
+            if !state.cut { state.inFlight += 1 }
+            return !state.cut
+        }
+        guard admitted else { return HTTPResponse(status: 400, headers: HTTPHeaders(), body: Array("the daemon is gone".utf8)) }
+        defer { state.withLock { $0.inFlight -= 1 } }
+        let response = try inner.perform(request)
+        if request.method == .put && request.url.contains("/c_segments/") && response.isSuccess { storedSegments.withLock { $0 += 1 } }
+        return response
     }
 }
 

@@ -13,6 +13,8 @@ final class ReferenceModelTests: XCTestCase {
     let generator = SequenceGenerator(segment: Harness.segment)
 
     func testRandomSequencesAgreeWithTheModel() throws {
+        Self.coldListedChecked.withLock { $0 = 0 }
+        Self.resumedUploads.withLock { $0 = 0 }
         let length = Int(environment["SWIFTMOUNT_MODEL_LENGTH"] ?? "") ?? 30
         let seeds: [UInt64]
         if let seed = environment["SWIFTMOUNT_MODEL_SEED"].flatMap(UInt64.init) {
@@ -145,7 +147,8 @@ final class ReferenceModelTests: XCTestCase {
 
     /// Writes `first` of a large file and lets its full segments reach Swift, kills the daemon,
     /// then runs `after` on the next one; every step checked against the model as usual.
-    private func crashMidUpload(size: Int, pattern: UInt8, fsyncAt: Int? = nil, then after: [Op]) throws -> Harness {
+    private func crashMidUpload(size: Int, pattern: UInt8, fsyncAt: Int? = nil, then after: [Op],
+                                afterCrash: (Harness) throws -> Void = { _ in }) throws -> Harness {
         let s = Harness.segment
         let harness = try Harness()
         var ops: [Op] = [.begin("/a", writer: 0)]
@@ -158,6 +161,7 @@ final class ReferenceModelTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.01)
         }
         try harness.step(.crash)
+        try afterCrash(harness)
         for op in after { try harness.step(op) }
         try harness.finalCheck()
         return harness
@@ -172,20 +176,27 @@ final class ReferenceModelTests: XCTestCase {
     }
 
     /// Different, shorter bytes under the resumed prefix: each segment is sent again under its
-    /// old name, the one past the new end goes, and the file reads as the model's.
+    /// old name, those past the new end go, and the file reads as the model's.
     func testADifferentShorterFileAfterACrashRewritesThePrefixAndDropsWhatIsPastItsEnd() throws {
         let s = Harness.segment
-        let harness = try crashMidUpload(size: 3 * s + 5, pattern: 9, then: [.write("/a", size: 2 * s + 3, pattern: 10),
-                                                                            .read("/a", offset: 0, count: 3 * s)])
+        let harness = try crashMidUpload(size: 3 * s + 5, pattern: 9, then: [.write("/a", size: s + 3, pattern: 10),
+                                                                            .read("/a", offset: 0, count: 2 * s)])
         XCTAssertEqual(harness.resumedUploads, 1)
-        XCTAssertEqual(harness.transport.segmentPuts, 3)
+        XCTAssertEqual(harness.transport.segmentPuts, 2, "the two segments of the new file, under the old names")
+        let segments = harness.cluster.objects(of: "demo")["c_segments"] ?? []
+        XCTAssertEqual(segments.count, 2, "segment 3, past the new end, is deleted: \(segments)")
+        XCTAssertFalse(segments.contains { $0.hasSuffix("/00000003") })
     }
 
     /// An fsync stores a manifest over the first segments: that upload is never resumed, so a
     /// rewrite cannot change a segment a stored manifest refers to (checked after every step).
     func testAnUploadWhoseManifestWasStoredByFsyncIsNeverResumed() throws {
         let s = Harness.segment
-        let harness = try crashMidUpload(size: 3 * s, pattern: 9, fsyncAt: 2 * s, then: [.write("/a", size: 3 * s, pattern: 11), .gc(delete: true)])
+        let harness = try crashMidUpload(size: 3 * s, pattern: 9, fsyncAt: 2 * s, then: [.write("/a", size: 3 * s, pattern: 11), .gc(delete: true)]) { h in
+            XCTAssertEqual(h.journalsLeftByLastCrash.count, 1)
+            XCTAssertTrue(h.journalsLeftByLastCrash.joined().contains("\"closing\":true"), "marked closing: \(h.journalsLeftByLastCrash)")
+            XCTAssertEqual(h.fs.status(mountpoint: "", auth: Harness.noAuth).activeUploads ?? [], [], "nothing waits to be resumed")
+        }
         XCTAssertEqual(harness.resumedUploads, 0)
         XCTAssertEqual(harness.transport.segmentPuts, 3)
     }

@@ -21,6 +21,16 @@ final class DaemonTests: MountTestCase {
         XCTAssertTrue(m.log.contains("waiting for 1 open file(s)"), m.log)
     }
 
+    /// `-d` is `-f` with debug logging: the process started serves the mount itself and logs
+    /// request traces to its stderr.
+    func testDashDStaysInTheForegroundWithDebugLogging() throws {
+        let m = try MountedContainer(container: container, options: ["log_level=info"], flags: ["-d"])
+        mounts.append(m)
+        try Shell.bash("printf x > \(Shell.quote(m.path("d")))")
+        XCTAssertTrue(m.isRunning, "still the mount's own process")
+        XCTAssertTrue(m.log.contains("trace: PUT"), m.log)
+    }
+
     func testSigtermWaitsForAReaderToo() throws {
         let source = try randomFile("img", mebibytes: 8)
         let m = try mount()

@@ -110,7 +110,9 @@ final class OptionsTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: mountpoint) }
         let offline = DevStack.environment(with: ["OS_AUTH_URL": "http://127.0.0.1:9/v3", "OS_USERNAME": "u", "OS_PASSWORD": "p",
                                                   "OS_PROJECT_NAME": "p"])
-        for args in [["c", mountpoint, "-osegmnt_size=1M"], ["mount", "c", mountpoint, "-o", "rw,segmnt_size=1M"]] {
+        // A container named like a subcommand, with the subcommand spelled out.
+        for args in [["c", mountpoint, "-osegmnt_size=1M"], ["mount", "c", mountpoint, "-o", "rw,segmnt_size=1M"],
+                     ["mount", "gc", mountpoint, "-o", "segmnt_size=1M"], ["mount", "help", mountpoint, "-o", "segmnt_size=1M"]] {
             let out = try Shell.run([binary] + args, environment: offline)
             XCTAssertEqual(out.status, 2, "\(args): \(out.stderr)")
             XCTAssertTrue(out.stderr.contains("unknown option segmnt_size"), "\(args): the -o items reach the option parser: \(out.stderr)")

@@ -14,19 +14,20 @@ public final class MountedContainer {
     }
 
     /// Mounts `container` with `options` and the credentials of `user`; waits until mounted.
+    /// `flags` must keep the daemon in the foreground (this object is its parent).
     public init(container: String, options: [String] = [], user: String = "demo",
-                credentials: [String: String]? = nil) throws {
+                credentials: [String: String]? = nil, flags: [String] = ["-f"]) throws {
         self.container = container
         let id = "swiftmount-test-" + UUID().uuidString.prefix(8)
         mountpoint = NSTemporaryDirectory() + id
         let logDir = ProcessInfo.processInfo.environment["SWIFTMOUNT_TEST_LOG_DIR"] ?? NSTemporaryDirectory()
         logFile = logDir + "/" + id + ".log"
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: logFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         // Request traces (trace level), so the secrets scan after the tests covers request traces too.
-        process.arguments = [container, mountpoint, "-f", "-o", (["log_level=trace"] + options).joined(separator: ",")]
+        process.arguments = [container, mountpoint] + flags + ["-o", (["log_level=trace"] + options).joined(separator: ",")]
         process.environment = DevStack.environment(with: try credentials ?? DevStack.credentials(user))
         let log = FileHandle(forWritingAtPath: logFile)!
         process.standardOutput = log
@@ -40,6 +41,9 @@ public final class MountedContainer {
             Thread.sleep(forTimeInterval: 0.1)
         }
     }
+
+    /// Whether the process started is still running (a daemon that forked away has exited).
+    public var isRunning: Bool { process.isRunning }
 
     /// Set once the test killed or signalled the daemon itself (its exit status is the test's).
     public private(set) var endedByTest = false

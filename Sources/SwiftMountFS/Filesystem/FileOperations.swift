@@ -104,7 +104,10 @@ extension SwiftFilesystem {
     /// Stores what the writer has; when that stored something, the namespace learns it (a
     /// listing that lags behind the write must not hide or shrink the file).
     func commit(_ writer: FileWriter) throws {
-        if try writer.commit() { namespace.remember(writer.path, writer.storedAttributes, metadata: writer.storedMetadata) }
+        if try writer.commit() {
+            let stored = writer.stored
+            namespace.remember(writer.path, stored.attributes, metadata: stored.metadata)
+        }
     }
 
     /// Whether a process has a descriptor open on `path` of this mount (after closing one).

@@ -20,7 +20,7 @@ final class OpenFiles: Sendable {
         var writers: [ObjectPath: FileWriter] = [:]
         var draining = false
         var drainDeadline: Date?
-        /// Moves on each close and each change of the deadline: what a drain waits for.
+        /// Moves on each change to the handles, the writers or the deadline: what a drain waits for.
         var generation = 0
     }
 
@@ -53,7 +53,7 @@ final class OpenFiles: Sendable {
     /// A new handle; a writer also becomes the file shown at its path. No writer is opened once
     /// the mount is shutting down.
     func open(_ file: File) throws -> UInt64 {
-        try state.withLock { state in
+        try changing { state in
             if case .writer(let writer) = file {
                 if state.draining { throw FSError(EROFS, "\(writer.path): the mount is shutting down") }
                 state.writers[writer.path] = writer
@@ -72,14 +72,11 @@ final class OpenFiles: Sendable {
 
     /// Removes the handle; its writer stops being shown at its path.
     func close(_ handle: UInt64) -> File? {
-        let file = state.withLock { state in
+        changing { state in
             let file = state.handles.removeValue(forKey: handle)
             if case .writer(let writer) = file, state.writers[writer.path] === writer { state.writers[writer.path] = nil }
-            state.generation += 1
             return file
         }
-        wake()
-        return file
     }
 
     func writer(for path: ObjectPath) -> FileWriter? {
@@ -97,12 +94,12 @@ final class OpenFiles: Sendable {
 
     /// Takes the writer of `path` out of the namespace (its handles stay open).
     func detachWriter(_ path: ObjectPath) -> FileWriter? {
-        state.withLock { $0.writers.removeValue(forKey: path) }
+        changing { $0.writers.removeValue(forKey: path) }
     }
 
     /// Puts back a writer an unlink that failed had taken out (unless the name has a new one).
     func reattach(_ writer: FileWriter) {
-        state.withLock { state in
+        changing { state in
             let open = state.handles.values.contains { if case .writer(let w) = $0 { w === writer } else { false } }
             if state.writers[writer.path] == nil, open { state.writers[writer.path] = writer }
         }
@@ -127,11 +124,7 @@ final class OpenFiles: Sendable {
     }
 
     func endDrainNow() {
-        state.withLock {
-            $0.drainDeadline = Date()
-            $0.generation += 1
-        }
-        wake()
+        changing { $0.drainDeadline = Date() }
     }
 
     /// Waits until a file closes or the deadline changes after `generation` was read, or until
@@ -149,9 +142,15 @@ final class OpenFiles: Sendable {
         }
     }
 
-    private func wake() {
+    /// A change to the open files, the writers shown or the deadline: a drain waiting looks again.
+    private func changing<T>(_ body: (inout State) throws -> T) rethrows -> T {
+        let result = try state.withLock { state in
+            defer { state.generation += 1 }
+            return try body(&state)
+        }
         moved.lock()
         moved.broadcast()
         moved.unlock()
+        return result
     }
 }

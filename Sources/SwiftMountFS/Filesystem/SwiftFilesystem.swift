@@ -239,7 +239,8 @@ public final class SwiftFilesystem: Sendable {
                     return
                 }
             }
-            files.waitForChange(after: generation, until: [drainDeadline, readersUntil].compactMap { $0 }.min())
+            // Readers' time counts only while nothing is being written.
+            files.waitForChange(after: generation, until: [drainDeadline, writing.isEmpty ? readersUntil : nil].compactMap { $0 }.min())
         }
     }
 

@@ -4,138 +4,6 @@ import Logging
 import Synchronization
 import SwiftStorage
 
-/// Shared by every writer of a mount.
-final class UploadContext: Sendable {
-    let client: SwiftClient
-    let container: String
-    let segmentContainer: String
-    let plan: SegmentPlan
-    let threshold: Int
-    let bulkDeleteLimit: Int?
-    let manifest: ManifestKind
-    let verifyMD5: Bool
-    let pool: WorkerPool
-    let budget: MemoryBudget
-    let staging: StagingArea
-    let transfers: TransferRegistry
-    let metadataLimits: ClusterInfo.MetadataLimits
-    let segmentLatency = Histogram(bounds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
-    let live = LiveUploads()
-    let logger: Logger
-    private let segmentContainerReady = Once()
-    /// The storage URL journals are tied to (nil: unknown, nothing is journaled).
-    private let storage: String?
-    private let cacheDir: String
-    /// Uploads a killed daemon left, by object name: writing the same file again resumes them.
-    private let interrupted: Mutex<[String: UploadJournal.Interrupted]>
-    /// How long an interrupted upload stays resumable.
-    static let resumeGrace: TimeInterval = 24 * 3600
-
-    init(client: SwiftClient, container: String, options: MountOptions, cluster: ClusterInfo,
-         resources: MountResources, transfers: TransferRegistry, logger: Logger) {
-        self.client = client
-        self.container = container
-        self.segmentContainer = options.segmentContainer ?? container + "_segments"
-        self.plan = SegmentPlan(base: options.segmentSize, cluster: cluster)
-        self.threshold = options.largeObjectThreshold
-        self.bulkDeleteLimit = cluster.bulkDeleteLimit
-        self.metadataLimits = cluster.metadataLimits
-        self.manifest = options.manifest
-        self.verifyMD5 = options.verifyMD5
-        self.pool = resources.uploadPool
-        self.budget = resources.spoolBudget
-        self.staging = StagingArea(directory: options.cacheDir)
-        self.transfers = transfers
-        self.logger = logger
-        cacheDir = options.cacheDir
-        storage = try? client.connection.current().storageURL
-        // A read-only or DLO mount could never resume them: it leaves them to a mount that can.
-        let canResume = options.manifest == .slo && !options.fuseOptions.contains("ro")
-        var found: [String: UploadJournal.Interrupted] = [:]
-        if canResume, let storage {
-            found = UploadJournal.interrupted(cacheDir: options.cacheDir, storage: storage, container: container,
-                                              segmentContainer: segmentContainer, grace: Self.resumeGrace, logger: logger)
-        }
-        interrupted = Mutex(found)
-        for upload in found.values {
-            // Listed by `swiftmount status`, and left alone by `gc` while this mount can resume them.
-            live.begin(segmentContainer + "/" + upload.prefix)
-            logger.notice("an interrupted upload of \(upload.identity.object) (\(upload.segments.count) segments stored) resumes when that file is written again")
-        }
-    }
-
-    /// A journal for a new upload; nil (said in the log) if it cannot be written: the upload
-    /// goes on, only a resume after a crash is lost.
-    func journal(object: String, prefix: String) -> UploadJournal? {
-        guard let storage, manifest == .slo else { return nil }
-        do {
-            return try UploadJournal.create(cacheDir: cacheDir, identity: .init(storage: storage, container: container, object: object,
-                                                                                segmentContainer: segmentContainer), prefix: prefix)
-        } catch {
-            logger.warning("\(object): no upload journal (\(error)); a crash would mean sending it all again")
-            return nil
-        }
-    }
-
-    /// The interrupted upload of `object` to resume, taken (once).
-    func claimInterrupted(_ object: String) -> UploadJournal.Interrupted? {
-        guard manifest == .slo else { return nil }
-        return interrupted.withLock { found in
-            guard let upload = found[object], upload.identity.segmentContainer == segmentContainer else { return nil }
-            found[object] = nil
-            return upload
-        }
-    }
-
-    /// The ETag header that makes Swift verify a body (nil: empty), when `verify_md5` is on.
-    func checksumHeader(_ body: FileRegion?) throws -> [(name: String, value: String)] {
-        guard verifyMD5 else { return [] }
-        return [("ETag", try body.map(MD5.hex(of:)) ?? MD5.hex([]))]
-    }
-
-    /// The time of a change, by the client's clock.
-    var now: FileTime { FileTime(client.clock.now()) }
-
-    func ensureSegmentContainer() throws {
-        try segmentContainerReady.run { try client.createContainer(segmentContainer) }
-    }
-
-    /// Stores the manifest that makes `upload`'s segments one object.
-    func putManifest(object: String, upload: SegmentedUpload, segments: [SegmentRef],
-                     headers: [(name: String, value: String)]) throws {
-        switch manifest {
-        case .slo:
-            try client.putStaticLargeObject(container: container, object: object, segments: segments, headers: headers)
-        case .dlo:
-            try client.putDynamicLargeObject(container: container, object: object, segmentContainer: segmentContainer,
-                                             segmentPrefix: upload.prefix + "/", headers: headers)
-        }
-    }
-}
-
-/// Segmented uploads under way ("segment container/prefix"), for `swiftmount gc`.
-final class LiveUploads: Sendable {
-    private let prefixes = Mutex<Set<String>>([])
-
-    func begin(_ prefix: String) { _ = prefixes.withLock { $0.insert(prefix) } }
-    func end(_ prefix: String) { _ = prefixes.withLock { $0.remove(prefix) } }
-    var all: [String] { prefixes.withLock { $0.sorted() } }
-}
-
-/// Runs a throwing action until it has succeeded once. The lock is held while the action runs
-/// (a request, once per mount): that is what makes callers arriving meanwhile wait for it.
-final class Once: Sendable {
-    private let done = Mutex(false)
-
-    func run(_ action: () throws -> Void) throws {
-        try done.withLock { done in
-            guard !done else { return }
-            try action()
-            done = true
-        }
-    }
-}
-
 /// A file open for writing. Sequential writes go to a spool file in `cache_dir` (RAM holds no file
 /// data); once the file is known to be larger than the threshold, full segments go to a
 /// SegmentedUpload while the writer keeps writing.
@@ -200,8 +68,8 @@ final class FileWriter: @unchecked Sendable {
     private var baseMetadata: [String: String]?
     /// Changes made while the file is open, applied over `baseMetadata` at each commit.
     private var changes: [(change: MetadataChange, at: FileTime)] = []
-    /// What the last commit stored.
-    private(set) var storedMetadata: [String: String] = [:]
+    /// What the last commit stored (shown through `stored`).
+    private var storedMetadata: [String: String] = [:]
     /// The object's Content-Type without our parameters, when it had one (nil: guessed from the name).
     private var media: String?
     let transfer: Transfer
@@ -211,6 +79,8 @@ final class FileWriter: @unchecked Sendable {
     private struct Shown {
         var size = 0
         var metadata: [String: String] = [:]
+        /// What the last commit stored.
+        var stored: [String: String] = [:]
     }
 
     private let shown = Mutex(Shown())
@@ -249,7 +119,7 @@ final class FileWriter: @unchecked Sendable {
 
     /// Called with `lock` held (or before the writer is shared), after each change.
     private func publish() {
-        let now = Shown(size: currentSizeLocked, metadata: metadata(over: baseMetadata ?? [:]))
+        let now = Shown(size: currentSizeLocked, metadata: metadata(over: baseMetadata ?? [:]), stored: storedMetadata)
         shown.withLock { $0 = now }
     }
 
@@ -274,14 +144,16 @@ final class FileWriter: @unchecked Sendable {
     /// The metadata as it stands while open (what xattr reads see).
     var currentMetadata: [String: String] { shown.withLock { $0.metadata } }
 
-    /// What stat(2) shows while the file is open.
-    var attributes: FileAttributes { attributes(currentMetadata) }
+    /// What stat(2) shows while the file is open (one snapshot: size and metadata agree).
+    var attributes: FileAttributes {
+        let now = shown.withLock { $0 }
+        return FileAttributes(kind: .file, size: now.size, metadata: now.metadata, lastModified: Date())
+    }
 
-    /// What the last commit stored, as stat(2) shows it.
-    var storedAttributes: FileAttributes { attributes(storedMetadata) }
-
-    private func attributes(_ metadata: [String: String]) -> FileAttributes {
-        FileAttributes(kind: .file, size: shown.withLock { $0.size }, metadata: metadata, lastModified: Date())
+    /// What the last commit stored, as stat(2) shows it, and its metadata.
+    var stored: (attributes: FileAttributes, metadata: [String: String]) {
+        let now = shown.withLock { $0 }
+        return (FileAttributes(kind: .file, size: now.size, metadata: now.stored, lastModified: Date()), now.stored)
     }
 
     /// Takes a metadata change (checked against Swift's limits now, stored by the next commit).
@@ -686,36 +558,6 @@ final class FileWriter: @unchecked Sendable {
             upload.abort(keepingFirst: kept)
             aborted = true
             throw error
-        }
-    }
-}
-
-/// The large object a new upload replaces: its segments go once the new object is stored, and
-/// only if no other manifest in the account uses them.
-struct ReplacedObject {
-    var manifest: LargeObjectManifest?
-    /// Its metadata, which the new content keeps (mode, owner, xattrs).
-    var metadata: [String: String] = [:]
-    /// Its Content-Type without our parameters, which the new content keeps too.
-    var media: String?
-
-    static let none = ReplacedObject()
-
-    static func find(path: ObjectPath, context: UploadContext) throws -> ReplacedObject {
-        guard let info = try context.client.head(container: context.container, object: path.key) else { return .none }
-        return ReplacedObject(manifest: try context.client.manifest(container: context.container, object: path.key, info: info),
-                              metadata: info.metadata, media: ListedAttributes.media(info.contentType))
-    }
-
-    /// Best effort: a segment left behind is garbage for `swiftmount gc`, never a broken object.
-    func deleteOldSegments(keeping newPrefix: String?, context: UploadContext) {
-        guard let manifest else { return }
-        do {
-            try context.client.reclaimSegments(of: manifest, manifestContainer: context.container, keeping: { segment in
-                newPrefix.map { segment.container == context.segmentContainer && segment.name.hasPrefix($0 + "/") } ?? false
-            }, bulkLimit: context.bulkDeleteLimit)
-        } catch {
-            context.logger.warning("could not delete the old segments: \(error); `swiftmount gc` finds what is left")
         }
     }
 }

@@ -129,11 +129,18 @@ final class ReactiveAuthTests: XCTestCase {
         let client = client!, container = container
         Thread.sleep(forTimeInterval: Double(ttl) + 1.5)
         // Eight PUTs at once, all with the dead token: they share one re-auth and all land.
+        let started = Date()
         let errors = concurrently(8) { i in
-            try client.put(container: container, object: "o\(i)", body: [UInt8](repeating: 7, count: 3 << 20))
+            try client.put(container: container, object: "o\(i)", body: [UInt8](repeating: 7, count: 256 << 10))
         }
         XCTAssertTrue(errors.isEmpty, "\(errors)")
-        XCTAssertEqual(connection.statistics.authentications, 2)
+        // The new token lives `ttl` seconds too: on a loaded stack the resent PUTs may outlive it,
+        // and each lifetime they span costs one more (shared) re-auth. Eight re-auths for eight
+        // rejections would be far above this.
+        let lifetimes = Int(Date().timeIntervalSince(started) / Double(ttl))
+        XCTAssertGreaterThanOrEqual(connection.statistics.authentications, 2)
+        XCTAssertLessThanOrEqual(connection.statistics.authentications, 2 + lifetimes,
+                                 "one shared re-auth per token lifetime the PUTs spanned (\(lifetimes))")
         XCTAssertEqual(try client.listAll(container: container).count, 8)
     }
 }

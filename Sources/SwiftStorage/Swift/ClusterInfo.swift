@@ -72,28 +72,4 @@ extension SwiftClient {
         pageLimit.withLock { $0 = info.containerListingLimit }
         return info
     }
-
-    /// Stores a dynamic large object manifest: every object under `segmentPrefix` of
-    /// `segmentContainer`, in name order, is the object's content.
-    public func putDynamicLargeObject(container: String, object: String, segmentContainer: String, segmentPrefix: String,
-                                      headers: [(name: String, value: String)] = []) throws {
-        let manifest = PathEncoding.encode(segmentContainer, keepSlash: false) + "/" + PathEncoding.encode(segmentPrefix, keepSlash: true)
-        var call = Call(.put, container: container, object: object)
-        call.headers = headers + [("X-Object-Manifest", manifest)]
-        let expected = LargeObjectManifest.dynamic(header: manifest)
-        try putManifest(call) { $0.dynamicManifest.flatMap(LargeObjectManifest.dynamic(header:)) == expected }
-    }
-}
-
-extension SwiftClient {
-    /// Server-side copy within a container. `manifestOnly` copies a large object's manifest (so the
-    /// copy shares the segments) instead of its content. `headers` (metadata, Content-Type)
-    /// override the source's.
-    public func copy(container: String, from source: String, to destination: String, manifestOnly: Bool,
-                     headers: [(name: String, value: String)] = []) throws {
-        var call = Call(.put, container: container, object: destination)
-        call.headers = headers + [("X-Copy-From", "/" + PathEncoding.encode(container, keepSlash: false) + "/" + PathEncoding.encode(source, keepSlash: true))]
-        if manifestOnly { call.query = [("multipart-manifest", "get")] }
-        _ = try send(call)
-    }
 }

@@ -40,10 +40,10 @@ public final class SwiftClient: Sendable {
     let pageLimit = Mutex(10_000)
     public var listingLimit: Int { pageLimit.withLock { $0 } }
     let transport: any HTTPTransport
-    private let retry: RetryPolicy
+    let retry: RetryPolicy
     /// The time requests are retried and timed by; the mount stamps its ctimes by it too.
     public let clock: any WallClock
-    private let logger: Logger
+    let logger: Logger
     /// Re-auths allowed within one call: a token rejected right after a refresh means the
     /// credentials or the clock are wrong, and looping would not help.
     private let maxAuthRetries = 3
@@ -403,61 +403,6 @@ public final class SwiftClient: Sendable {
         call.headers = headers
         let response = try send(call)
         return (response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-    }
-
-    /// Stores a static large object manifest over `segments`. Checking many segments can take
-    /// Swift longer than a quiet connection survives, so the PUT asks for heartbeats.
-    public func putStaticLargeObject(container: String, object: String, segments: [SegmentRef],
-                                     headers: [(name: String, value: String)] = []) throws {
-        let manifest = segments.map { ["path": $0.path, "etag": $0.etag, "size_bytes": $0.sizeBytes] as [String: Any] }
-        var call = Call(.put, container: container, object: object)
-        call.query = [("multipart-manifest", "put"), ("heartbeat", "on")]
-        call.headers = headers + [("Accept", "application/json")]
-        if !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
-            call.headers.append(("Content-Type", "application/octet-stream"))
-        }
-        call.body = Array(try JSONSerialization.data(withJSONObject: manifest))
-        call.heartbeat = true
-        // Its ETag is the MD5 of the segments' ETags.
-        let expected = MD5.hex(Array(segments.map(\.etag).joined().utf8))
-        try putManifest(call) { $0.isStaticLargeObject && $0.etag == expected }
-    }
-
-    /// PUTs a manifest. Its segments may be deleted if it fails, so a failure must be certain:
-    /// once an answer was lost (the manifest may have landed), only Swift's word that it holds
-    /// this manifest (`isStored`, read with X-Newest) counts as success, and any other end is
-    /// `.outcomeUnknown`, which keeps the segments.
-    func putManifest(_ call: Call, isStored: (ObjectInfo) -> Bool) throws {
-        var answerLost = false
-        for attempt in 0..<retry.attempts {
-            do {
-                _ = try send(call, policy: .once)
-                return
-            } catch is HTTPTransportError {
-                answerLost = true
-            } catch SwiftError.unavailable {
-                // A 5xx: not stored by this attempt, but an earlier lost one may still land.
-            } catch {
-                guard answerLost else { throw error }
-                return try confirm(call, isStored: isStored, after: "\(error)")
-            }
-            counters.retried()
-            if attempt + 1 < retry.attempts { clock.sleep(seconds: retry.backoff.delay(afterAttempt: attempt)) }
-        }
-        let why = "\(call.method.rawValue) \(call.displayPath): no answer after \(retry.attempts) attempts"
-        guard answerLost else { throw SwiftError.unavailable(why) }
-        try confirm(call, isStored: isStored, after: why)
-    }
-
-    private func confirm(_ call: Call, isStored: (ObjectInfo) -> Bool, after why: String) throws {
-        var head = Call(.head, container: call.container, object: call.object)
-        head.headers = [("X-Newest", "true")]
-        head.passStatuses = [404]
-        if let response = try? send(head), response.status != 404, isStored(ObjectInfo(headers: response.headers)) {
-            logger.notice("\(call.displayPath): \(why), but Swift has the manifest")
-            return
-        }
-        throw SwiftError.outcomeUnknown("manifest \(call.displayPath): \(why); it may still be stored")
     }
 
     /// Deletes an object; for a static large object, its segments too. Returns false if it was not there.

@@ -37,6 +37,9 @@ enum Op: CustomStringConvertible, Equatable {
     case expireTokens
     /// The daemon dies: open files are lost, a new filesystem is mounted on the same cluster.
     case crash
+    /// SIGTERM with `shutdown_grace=0`: new files are refused (EROFS), files being written are
+    /// aborted (nothing stored, their segments deleted); then the mount starts again.
+    case shutdown
     /// The next matching request meets a transient fault (retries must hide it).
     case fault(FaultKind)
 
@@ -68,6 +71,7 @@ enum Op: CustomStringConvertible, Equatable {
         case .otherPost(let p): "other client POST \(p) (\(Int(ListedAttributes.currentSlack) + 1) s later)"
         case .expireTokens: "tokens expire"
         case .crash: "daemon killed; mounted again"
+        case .shutdown: "SIGTERM, shutdown_grace=0; mounted again"
         case .fault(let kind): "next request fault: \(kind.rawValue)"
         }
     }
@@ -119,7 +123,7 @@ struct SequenceGenerator {
             case .begin(let p, let w): open[w] = open[w] ?? (p, 0)
             case .append(let w, let size, _): open[w]?.bytes += size
             case .finish(let w, _): open[w] = nil
-            case .crash: open = [:]
+            case .crash, .shutdown: open = [:]
             default: break
             }
             // The daemon dies while a large file is being copied in, and the user runs the copy
@@ -160,7 +164,8 @@ struct SequenceGenerator {
         case 88..<89: return .otherDelete(path)
         case 89..<90: return .otherPost(path)
         case 90..<92: return .expireTokens
-        case 92..<94: return .crash
+        case 92: return .crash
+        case 93: return .shutdown
         case 94: return .mknod(path)
         case 95: return .utimens(path, mtime: FileTime(seconds: Int.random(in: 0...2_000_000_000, using: &rng),
                                                        nanoseconds: Int.random(in: 0...999_999_999, using: &rng)))

@@ -200,4 +200,15 @@ final class ReferenceModelTests: XCTestCase {
         XCTAssertEqual(harness.resumedUploads, 0)
         XCTAssertEqual(harness.transport.segmentPuts, 3)
     }
+
+    /// SIGTERM with no grace while a large file is half written and another was fsync'd: new
+    /// files get EROFS, nothing more is stored, and the aborted upload leaves no segment behind
+    /// (the final check allows no orphan here, unlike after a crash).
+    func testShutdownWithoutGraceAbortsWritersAndLeavesNoOrphans() throws {
+        let s = Harness.segment
+        XCTAssertNil(try Self.run([.write("/a", size: 2 * s + 9, pattern: 3), .begin("/a", writer: 0), .append(writer: 0, size: 3 * s, pattern: 4),
+                                   .begin("/b", writer: 1), .append(writer: 1, size: 2 * s, pattern: 5), .fsync(writer: 1),
+                                   .append(writer: 1, size: s, pattern: 6), .shutdown, .read("/a", offset: 0, count: 3 * s),
+                                   .read("/b", offset: 0, count: 3 * s), .gc(delete: false)]))
+    }
 }

@@ -336,12 +336,7 @@ final class Harness {
         case .expireTokens:
             clock.advance(700)
         case .crash:
-            handles.removeAll()
-            transport.cut()
-            transport = CuttableTransport(cluster)
-            client = try Self.client(credentials, transport: transport, clock: clock)
-            cacheDir = try cacheDirAfterCrash()
-            fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
+            try mountAgain()
             try noteOrphans()
         case .shutdown:
             // What the signal watcher does; the abort deletes the segments of what was being
@@ -351,15 +346,21 @@ final class Harness {
                 _ = try fs.create("/refused", creator: creator, caller: getpid())
                 throw Failure(description: "a new file was opened while the mount was shutting down")
             } catch let error as FSError where error.errno == EROFS {}
-            handles.removeAll()
-            transport.cut()
-            transport = CuttableTransport(cluster)
-            client = try Self.client(credentials, transport: transport, clock: clock)
-            cacheDir = try cacheDirAfterCrash()
-            fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
+            try mountAgain()
         case .fault(let kind):
             armed = kind
         }
+    }
+
+    /// The daemon is gone (its connections cut, its open files with it); a new one mounts on what
+    /// it left in cache_dir.
+    private func mountAgain() throws {
+        handles.removeAll()
+        transport.cut()
+        transport = CuttableTransport(cluster)
+        client = try Self.client(credentials, transport: transport, clock: clock)
+        cacheDir = try cacheDirAfterCrash()
+        fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
     }
 
     /// The orphans there are now are allowed (their cause was deliberate); later ones are not.

@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         // The command line: subcommands, --help for each, shell completion.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Compact hash tables for the attribute cache of directories of 100,000 names.
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
@@ -32,7 +34,8 @@ let package = Package(
         ),
         .target(
             name: "SwiftMountFS",
-            dependencies: ["SwiftStorage", "CFuse", "CSystem", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["SwiftStorage", "CFuse", "CSystem", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "OrderedCollections", package: "swift-collections")]
         ),
         .executableTarget(
             name: "swiftmount",

@@ -42,8 +42,12 @@ heads() { grep -c "HEAD /v1/[^ ]*/$CONTAINER/big/" "$PROXY_LOG" || true; }
 PID=$(pgrep -n -f "swiftmount $CONTAINER $MNT")
 before_rss=$(rss) before_heads=$(heads)
 t0=$(date +%s.%N); lines=$(ls -l "$MNT/big" | wc -l); t1=$(date +%s.%N)
+# The kernel closes the directory in the daemon after ls exits (releasedir is asynchronous):
+# RSS is read once the reading has ended there.
+sleep 2
 cold_rss=$(rss)
 t2=$(date +%s.%N); ls -l "$MNT/big" >/dev/null; t3=$(date +%s.%N)
+sleep 2
 echo "ls -l of $N objects ($((lines - 1)) listed): cold $(echo "$t1 - $t0" | bc) s, warm $(echo "$t3 - $t2" | bc) s;" \
   "$(( $(heads) - before_heads )) HEADs; RSS $before_rss → $cold_rss → $(rss) MiB, peak" \
   "$(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$PID/status") MiB (attr_timeout=dir_cache_ttl=$ATTR)"

@@ -29,6 +29,10 @@ static inline void sm_tune_malloc(void) {
     mallopt(M_ARENA_MAX, 2);
 }
 
+// Hands freed heap pages back to the kernel: the high trim threshold above keeps them, and
+// malloc never releases free pages inside the heap (below its top) by itself.
+static inline void sm_release_free_pages(void) { malloc_trim(0); }
+
 // Bytes malloc has handed out and not had back (RSS also counts freed pages malloc keeps).
 static inline size_t sm_heap_in_use(void) {
     struct mallinfo2 info = mallinfo2();

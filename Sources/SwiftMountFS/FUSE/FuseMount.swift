@@ -242,7 +242,10 @@ public enum FuseMount {
             }
         }
         ops.releasedir = { _, fi in
-            if let fi { _ = FuseMount.directories.withLock { $0.open.removeValue(forKey: fi.pointee.fh) } }
+            guard let fi else { return 0 }
+            // The stream is gone before its memory is handed back.
+            let names = FuseMount.directories.withLock { $0.open.removeValue(forKey: fi.pointee.fh) }?.namesListed ?? 0
+            FreedPages.releaseAfterReading(names: names)
             return 0
         }
         ops.mkdir = { p, mode in

@@ -40,6 +40,11 @@ public final class DirectoryStream: Sendable {
         self.init { _ in (entries, nil) }
     }
 
+    /// How many names this reading has listed so far.
+    public var namesListed: Int {
+        window.withLock { $0.start + $0.entries.count }
+    }
+
     /// Reading starts again from the first page (rewinddir): what changed since shows.
     public func restart() {
         window.withLock { $0 = Window(version: $0.version + 1) }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import OrderedCollections
 import SwiftStorage
 import Synchronization
 
@@ -97,7 +98,7 @@ final class Namespace: @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var cache: [ObjectPath: Entry] = [:]
+    private var cache = CompactDictionary<ObjectPath, Entry>()
     /// Names found absent, until when: creating a file looks its name up several times, and each
     /// miss costs a HEAD and a listing. The mount's own creates clear an entry at once; an object
     /// another client creates shows up within `attrTTL`.
@@ -107,7 +108,7 @@ final class Namespace: @unchecked Sendable {
     /// creates; any other change through the mount drops the directory's entry.
     private var listed: [ObjectPath: (names: Names, expires: Date)] = [:]
     /// Each listed directory's names in listing order, for reading attributes ahead.
-    private var order: [ObjectPath: (names: [String], index: [String: Int])] = [:]
+    private var order: [ObjectPath: OrderedSet<String>] = [:]
     /// Where the last stat in a directory was, in listing order: the next one starts read-ahead.
     private var lastStat: [ObjectPath: Int] = [:]
     /// Directories whose first listing page a lookup read, until when it is not read again.
@@ -289,7 +290,7 @@ final class Namespace: @unchecked Sendable {
     private func readAheadIfSequential(_ path: ObjectPath) {
         let directory = path.parent
         lock.lock()
-        guard let listing = order[directory], let index = listing.index[path.name] else {
+        guard let listing = order[directory], let index = listing.firstIndex(of: path.name) else {
             lock.unlock()
             return
         }
@@ -298,7 +299,7 @@ final class Namespace: @unchecked Sendable {
         var batch: [(ObjectPath, FileKind?, Pending<Entry?>)] = []
         if sequential {
             let now = Date()
-            for name in listing.names[(index + 1)..<min(listing.names.count, index + 1 + Self.readAheadWindow)] {
+            for name in listing[(index + 1)..<min(listing.count, index + 1 + Self.readAheadWindow)] {
                 let child = directory.child(name)
                 if let known = cache[child], known.exact, known.expires > now { continue }
                 if inflight[child] != nil { continue }
@@ -322,26 +323,23 @@ final class Namespace: @unchecked Sendable {
     /// `directory`'s listing one page at a time, for readdir: each page is cached as it comes,
     /// and a pass from the first page to the last records the directory as listed, as `list` does.
     func pages(of directory: ObjectPath) -> @Sendable (String) throws -> DirectoryStream.Page {
-        // The names of the pass under way, while it has gone page by page from the start.
-        // The index (name → position) dedupes as it goes and becomes the listing's own.
-        let pass = Mutex<(names: [String], index: [String: Int], next: String, whole: Bool, started: Date)?>(nil)
+        // The names of the pass under way, while it has gone page by page from the start
+        // (deduplicated as they come); they become the listing's own.
+        let pass = Mutex<(names: OrderedSet<String>, next: String, whole: Bool, started: Date)?>(nil)
         return { [self] marker in
             if let cached = pageOfLastPass(directory, after: marker) { return cached }
             let now = Date()
             let raw = try client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/", marker: marker)
             let (entries, whole) = absorbPage(raw, of: directory)
             let next = raw.count < client.listingLimit ? nil : raw.last.map(\.name)
-            let finished: (names: [String], index: [String: Int], whole: Bool, started: Date)? = pass.withLock { pass in
-                if marker.isEmpty { pass = ([], [:], "", true, now) }
+            let finished: (names: OrderedSet<String>, whole: Bool, started: Date)? = pass.withLock { pass in
+                if marker.isEmpty { pass = ([], "", true, now) }
                 guard var current = pass, current.next == marker else { pass = nil; return nil }
                 // Cleared first, so the arrays grow in place rather than as copies.
                 pass = nil
-                for entry in entries where current.index[entry.name] == nil {
-                    current.index[entry.name] = current.names.count
-                    current.names.append(entry.name)
-                }
+                for entry in entries { current.names.append(entry.name) }
                 current.whole = current.whole && whole
-                guard let next else { return (current.names, current.index, current.whole, current.started) }
+                guard let next else { return (current.names, current.whole, current.started) }
                 current.next = next
                 pass = current
                 return nil
@@ -349,7 +347,7 @@ final class Namespace: @unchecked Sendable {
             if let finished, finished.whole {
                 lock.withLock {
                     // Not a listing that lags behind the mount's own write: it would hide that file.
-                    if recordListing(of: directory, names: finished.names, index: finished.index, at: finished.started) == .withOwnWrites {
+                    if recordListing(of: directory, names: finished.names, at: finished.started) == .withOwnWrites {
                         readdirPass[directory] = finished.started
                     }
                 }
@@ -379,7 +377,7 @@ final class Namespace: @unchecked Sendable {
     /// Caches what a listing of `directory` says; a `complete` one also tells what is absent.
     private func absorb(_ entries: [ListingEntry], of directory: ObjectPath, complete: Bool, started: Date) -> [DirectoryEntry] {
         let (result, whole) = absorbPage(entries, of: directory)
-        if complete && whole { _ = lock.withLock { recordListing(of: directory, names: result.map(\.name), at: started) } }
+        if complete && whole { _ = lock.withLock { recordListing(of: directory, names: OrderedSet(result.map(\.name)), at: started) } }
         return result
     }
 
@@ -465,48 +463,46 @@ final class Namespace: @unchecked Sendable {
     /// mount changed the directory since: the listing may predate that (a rename's target whose
     /// marker it never saw), and "absent" must never hide the mount's own change. Called with the
     /// lock held.
-    private func recordListing(of directory: ObjectPath, names ordered: [String], index: [String: Int]? = nil,
-                               at started: Date) -> Recorded {
+    private func recordListing(of directory: ObjectPath, names ordered: OrderedSet<String>, at started: Date) -> Recorded {
         guard (changedAt[directory] ?? .distantPast) < started else { return .not }
         // Names known from HEADs and the mount's own writes stay too: a listing may lag behind a
         // PUT (container updates are asynchronous), and "absent" must never hide our own file.
-        let index = index ?? Dictionary(ordered.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        var names = Names(listing: index)
+        var names = Names(listing: ordered)
         var recorded = Recorded.withOwnWrites
-        for (path, entry) in cache where entry.metadata != nil && path.parent == directory && !path.isRoot {
+        for (path, entry) in cache.entries where entry.metadata != nil && path.parent == directory && !path.isRoot {
             if names.insert(path.name) && entry.written { recorded = .laggingOwnWrites }
         }
         listed[directory] = (names, started.addingTimeInterval(dirTTL))
-        order[directory] = (ordered, index)
+        order[directory] = ordered
         lastStat[directory] = nil
         return recorded
     }
 
     enum Recorded { case not, withOwnWrites, laggingOwnWrites }
 
-    /// A listed directory's names: the listing's (the index `order` holds, not a copy of it) and
+    /// A listed directory's names: the listing's (the set `order` holds, not a copy of it) and
     /// the mount's own creates and deletes since.
     struct Names {
-        let listing: [String: Int]
+        let listing: OrderedSet<String>
         private var added: Set<String> = []
         private var removed: Set<String> = []
 
-        init(listing: [String: Int]) { self.listing = listing }
+        init(listing: OrderedSet<String>) { self.listing = listing }
 
         var count: Int { listing.count + added.count - removed.count }
 
         func contains(_ name: String) -> Bool {
-            added.contains(name) || (listing[name] != nil && !removed.contains(name))
+            added.contains(name) || (listing.contains(name) && !removed.contains(name))
         }
 
         /// Whether the name is new.
         mutating func insert(_ name: String) -> Bool {
-            if listing[name] != nil { return removed.remove(name) != nil }
+            if listing.contains(name) { return removed.remove(name) != nil }
             return added.insert(name).inserted
         }
 
         mutating func remove(_ name: String) {
-            if listing[name] != nil { removed.insert(name) } else { added.remove(name) }
+            if listing.contains(name) { removed.insert(name) } else { added.remove(name) }
         }
     }
 
@@ -521,18 +517,18 @@ final class Namespace: @unchecked Sendable {
                   (changedAt[directory] ?? .distantPast) < started, let listing = order[directory] else { return nil }
             // Markers are object names, as Swift's pages give them (a pseudo-directory's ends in "/").
             let name = marker.dropFirst(directory.directoryPrefix.count)
-            let first = marker.isEmpty ? 0 : listing.index[String(name.hasSuffix("/") ? name.dropLast() : name)].map { $0 + 1 }
+            let first = marker.isEmpty ? 0 : listing.firstIndex(of: String(name.hasSuffix("/") ? name.dropLast() : name)).map { $0 + 1 }
             guard let first else { return nil }
-            let last = min(listing.names.count, first + client.listingLimit)
+            let last = min(listing.count, first + client.listingLimit)
             var entries: [DirectoryEntry] = []
             entries.reserveCapacity(last - first)
-            for name in listing.names[first..<last] {
+            for name in listing[first..<last] {
                 // Every attribute of the pass must still be held (a sweep may have dropped some).
                 guard let entry = cache[directory.child(name)], entry.expires >= now else { return nil }
                 entries.append(DirectoryEntry(name: name, attributes: entry.attributes,
                                               exact: entry.verified && (entry.exact || !exactAttributes)))
             }
-            return (entries, last < listing.names.count ? directory.directoryPrefix + listing.names[last - 1] : nil)
+            return (entries, last < listing.count ? directory.directoryPrefix + listing[last - 1] : nil)
         }
     }
 
@@ -547,7 +543,7 @@ final class Namespace: @unchecked Sendable {
         }
         lastSweep = now
         let keepWritten = now.addingTimeInterval(attrTTL - Self.writtenGrace)
-        cache = cache.filter { $0.value.expires >= now || ($0.value.written && $0.value.expires >= keepWritten) }
+        cache = cache.filter { _, entry in entry.expires >= now || (entry.written && entry.expires >= keepWritten) }
         absent = absent.filter { $0.value >= now }
         listed = listed.filter { $0.value.expires >= now }
         order = order.filter { listed[$0.key] != nil }
@@ -566,7 +562,7 @@ final class Namespace: @unchecked Sendable {
                        headers: SwiftClient.metadataHeaders(metadata) + [("Content-Type", Self.directoryContentType)])
         remember(path, FileAttributes(kind: .directory, size: 0, metadata: metadata, lastModified: Date()), metadata: metadata)
         lock.withLock {
-            listed[path] = (Names(listing: [:]), Date().addingTimeInterval(dirTTL))
+            listed[path] = (Names(listing: []), Date().addingTimeInterval(dirTTL))
             changedAt[path] = Date()
         }
     }

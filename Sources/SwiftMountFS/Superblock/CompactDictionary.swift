@@ -21,17 +21,20 @@ struct CompactDictionary<Key: Hashable, Value> {
 
     var count: Int { storage.count - holes }
 
+    /// Entries and holes: what the table holds room for.
+    var slots: Int { storage.count }
+
     subscript(key: Key) -> Value? {
         get { storage[key] ?? nil }
         set {
-            guard let index = storage.index(forKey: key) else {
-                if let newValue { storage[key] = newValue }
-                return
+            if let newValue {
+                // The old slot: nil for a new key, a hole for a key removed before.
+                if case .some(.none) = storage.updateValue(newValue, forKey: key) { holes -= 1 }
+            } else if let index = storage.index(forKey: key), storage.values[index] != nil {
+                storage.values[index] = nil
+                holes += 1
+                if holes > 64, holes > storage.count / 2 { self = filter { _, _ in true } }
             }
-            let wasHole = storage.values[index] == nil
-            storage.values[index] = newValue
-            holes += (newValue == nil ? 1 : 0) - (wasHole ? 1 : 0)
-            if holes > 64, holes > storage.count / 2 { self = filter { _, _ in true } }
         }
     }
 
@@ -40,8 +43,17 @@ struct CompactDictionary<Key: Hashable, Value> {
         storage.lazy.compactMap { key, value in value.map { (key, $0) } }
     }
 
-    /// The entries `keep` is true for, without holes.
+    /// The entries `keep` is true for, without holes, in arrays no larger than they were.
     func filter(_ keep: (Key, Value) -> Bool) -> CompactDictionary {
-        CompactDictionary(storage: storage.filter { key, value in value.map { keep(key, $0) } ?? false })
+        var keys: [Key] = [], values: [Value?] = []
+        keys.reserveCapacity(count)
+        values.reserveCapacity(count)
+        for (key, value) in storage {
+            if let value, keep(key, value) {
+                keys.append(key)
+                values.append(value)
+            }
+        }
+        return CompactDictionary(storage: OrderedDictionary(uncheckedUniqueKeys: keys, values: values))
     }
 }

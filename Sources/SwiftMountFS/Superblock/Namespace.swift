@@ -322,26 +322,16 @@ final class Namespace: @unchecked Sendable {
 
     /// `directory`'s listing one page at a time, for readdir: each page is cached as it comes,
     /// and a pass from the first page to the last records the directory as listed, as `list` does.
-    /// While the kernel takes one page, the next is listed on the read-ahead pool: Swift's time
-    /// per page and ours (decoding, caching, readdirplus) overlap.
     func pages(of directory: ObjectPath) -> @Sendable (String) throws -> DirectoryStream.Page {
         // The names of the pass under way, while it has gone page by page from the start
         // (deduplicated as they come); they become the listing's own.
         let pass = Mutex<(names: OrderedSet<String>, next: String, whole: Bool, started: Date)?>(nil)
-        let ahead = Mutex<PageAhead?>(nil)
         return { [self] marker in
             if let cached = pageOfLastPass(directory, after: marker) { return cached }
             let now = Date()
-            let listedAhead = ahead.withLock { ahead in
-                defer { ahead = nil }
-                return ahead?.marker == marker ? ahead : nil
-            }
-            let (entries, whole, next) = try listedAhead?.take() ?? listPage(of: directory, after: marker)
-            if let next {
-                let page = PageAhead(marker: next) { [self] in try listPage(of: directory, after: next) }
-                ahead.withLock { $0 = page }
-                readAhead.submit { [weak page] in page?.listUnlessTaken() }
-            }
+            let raw = try client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/", marker: marker)
+            let (entries, whole) = absorbPage(raw, of: directory)
+            let next = raw.count < client.listingLimit ? nil : raw.last.map(\.name)
             let finished: (names: OrderedSet<String>, whole: Bool, started: Date)? = pass.withLock { pass in
                 if marker.isEmpty { pass = ([], "", true, now) }
                 guard var current = pass, current.next == marker else { pass = nil; return nil }
@@ -363,44 +353,6 @@ final class Namespace: @unchecked Sendable {
                 }
             }
             return (entries, next)
-        }
-    }
-
-    private typealias ListedPage = (entries: [DirectoryEntry], whole: Bool, next: String?)
-
-    /// One page of `directory`'s listing after `marker`, cached as it comes.
-    private func listPage(of directory: ObjectPath, after marker: String) throws -> ListedPage {
-        let raw = try client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/", marker: marker)
-        let (entries, whole) = absorbPage(raw, of: directory)
-        return (entries, whole, raw.count < client.listingLimit ? nil : raw.last.map(\.name))
-    }
-
-    /// A listing page asked for ahead of the reader. Whoever comes first lists it: the pool's
-    /// job, or the reader, which never waits for a job still queued behind others.
-    private final class PageAhead: Sendable {
-        let marker: String
-        private let list: @Sendable () throws -> ListedPage
-        private let claimed = Mutex(false)
-        private let listed = Pending<ListedPage>()
-
-        init(marker: String, list: @escaping @Sendable () throws -> ListedPage) {
-            (self.marker, self.list) = (marker, list)
-        }
-
-        private func claim() -> Bool {
-            claimed.withLock { claimed in
-                defer { claimed = true }
-                return !claimed
-            }
-        }
-
-        func listUnlessTaken() {
-            if claim() { listed.fulfill(Result { try list() }) }
-        }
-
-        /// The page: listed now if the job has not begun, else the job's answer.
-        func take() throws -> ListedPage {
-            try claim() ? list() : listed.wait()
         }
     }
 

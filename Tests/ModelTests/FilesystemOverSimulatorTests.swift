@@ -22,11 +22,14 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         let lagging = Mutex<Set<String>>([])
         /// Runs before each request is passed on (a test holds one there).
         let before = Mutex<(@Sendable (HTTPRequest) -> Void)?>(nil)
+        /// Runs once the cluster has answered, before the answer is handed back.
+        let after = Mutex<(@Sendable (HTTPRequest) -> Void)?>(nil)
 
         func perform(_ request: HTTPRequest) throws -> HTTPResponse {
             log.withLock { $0.append(request) }
             before.withLock { $0 }?(request)
             var response = try cluster.perform(request)
+            after.withLock { $0 }?(request)
             let hidden = lagging.withLock { $0 }
             if !hidden.isEmpty, request.method == .get, request.url.contains("format=json"),
                let entries = try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]] {
@@ -447,6 +450,41 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         let beforeThird = listings()
         XCTAssertTrue(try m.fs.readdir("/d").all().contains { $0.name == "new" })
         XCTAssertEqual(listings(), beforeThird + 3, "listed again, page by page")
+    }
+
+    func testAListingAnsweredBeforeTheMountsOwnRmdirDoesNotBringTheDirectoryBack() throws {
+        // With attrs_from=listing a listed subdirectory is taken as it is listed.
+        let m = try mount { $0.attributesFrom = .listing }
+        let creator = Creator(mode: 0o755, uid: getuid(), gid: getgid())
+        try m.fs.mkdir("/d", creator: creator)
+        try m.fs.mkdir("/d/sub", creator: creator)
+        try store(m.fs, "/d/f", [1])
+        // The listing of /d is held after Swift answered it (sub still there) while rmdir runs.
+        let answered = DispatchSemaphore(value: 0), goOn = DispatchSemaphore(value: 0)
+        let held = Mutex(false)
+        m.transport.after.withLock {
+            $0 = { request in
+                guard request.method == .get, request.url.contains("delimiter"), request.url.contains("prefix=d%2F&") || request.url.contains("prefix=d/&"),
+                      held.withLock({ done in defer { done = true }; return !done }) else { return }
+                answered.signal()
+                goOn.wait()
+            }
+        }
+        let listed = Mutex<[String]?>(nil)
+        let reading = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            listed.withLock { $0 = try? m.fs.readdir("/d").all().map(\.name) }
+            reading.signal()
+        }
+        XCTAssertEqual(answered.wait(timeout: .now() + 10), .success, "the listing was asked for")
+        try m.fs.rmdir("/d/sub")
+        goOn.signal()
+        XCTAssertEqual(reading.wait(timeout: .now() + 10), .success, "the reading ended")
+        XCTAssertEqual(listed.withLock { $0 }, ["f", "sub"], "the reading shows what Swift listed")
+        XCTAssertThrowsError(try m.fs.getattr("/d/sub"), "the removed directory stays removed") {
+            XCTAssertEqual(($0 as? FSError)?.errno, ENOENT)
+        }
+        XCTAssertNoThrow(try m.fs.mkdir("/d/sub", creator: creator), "and can be made again")
     }
 
     func testAReaddirPassAcrossTheMountsOwnRenameDoesNotHideTheNewName() throws {

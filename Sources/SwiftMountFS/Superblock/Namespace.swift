@@ -330,7 +330,7 @@ final class Namespace: @unchecked Sendable {
             if let cached = pageOfLastPass(directory, after: marker) { return cached }
             let now = Date()
             let raw = try client.list(container: container, prefix: directory.directoryPrefix, delimiter: "/", marker: marker)
-            let (entries, whole) = absorbPage(raw, of: directory)
+            let (entries, whole) = absorbPage(raw, of: directory, askedAt: now)
             let next = raw.count < client.listingLimit ? nil : raw.last.map(\.name)
             let finished: (names: OrderedSet<String>, whole: Bool, started: Date)? = pass.withLock { pass in
                 if marker.isEmpty { pass = ([], "", true, now) }
@@ -376,14 +376,14 @@ final class Namespace: @unchecked Sendable {
 
     /// Caches what a listing of `directory` says; a `complete` one also tells what is absent.
     private func absorb(_ entries: [ListingEntry], of directory: ObjectPath, complete: Bool, started: Date) -> [DirectoryEntry] {
-        let (result, whole) = absorbPage(entries, of: directory)
+        let (result, whole) = absorbPage(entries, of: directory, askedAt: started)
         if complete && whole { _ = lock.withLock { recordListing(of: directory, names: OrderedSet(result.map(\.name)), at: started) } }
         return result
     }
 
-    /// Caches what one page of `directory`'s listing says. `whole`: false when it left out a name
-    /// the mount deleted lately, so it does not tell what is absent.
-    private func absorbPage(_ entries: [ListingEntry], of directory: ObjectPath) -> (entries: [DirectoryEntry], whole: Bool) {
+    /// Caches what one page of `directory`'s listing, asked for at `askedAt`, says. `whole`: false
+    /// when it left out a name the mount deleted lately, so it does not tell what is absent.
+    private func absorbPage(_ entries: [ListingEntry], of directory: ObjectPath, askedAt: Date) -> (entries: [DirectoryEntry], whole: Bool) {
         let prefix = directory.directoryPrefix
         var seen = Set<String>()
         var result: [DirectoryEntry] = []
@@ -433,6 +433,13 @@ final class Namespace: @unchecked Sendable {
         for index in result.indices {
             let item = result[index]
             let child = directory.child(item.name)
+            // The mount removed, renamed or replaced this name while the listing was on its way
+            // (another thread's unlink or rmdir): the listing is older than that, and must not
+            // bring the name back. Not cached, and the kernel asks getattr for it.
+            if (changedAt[child] ?? .distantPast) >= askedAt || (removedAt[child]?.at ?? .distantPast) >= askedAt {
+                result[index].exact = false
+                continue
+            }
             // What was read from the object stays while fresh and the listing agrees on its size
             // (a listing has no metadata, and a pseudo-directory not even an mtime), or is older
             // than it: listings lag behind writes (container updates are asynchronous), and a

@@ -265,6 +265,9 @@ start() {
   done
   write_keystone_conf
   keystone_db
+  # Tempauth hands out the token it cached for a user while that token lives: one issued under
+  # another TEMPAUTH_TTL (a benchmark's hour) would outlive a test's short lifetime.
+  if pid_alive memcached && [ "$(cat "$RUN/tempauth.ttl" 2>/dev/null)" != "$TEMPAUTH_TTL" ]; then stop_one memcached; fi
   launch memcached memcached -u root -l 127.0.0.1 -p 11211 -m 128 -U 0
   local etc=$DIR/etc/swift k
   for k in object container account; do

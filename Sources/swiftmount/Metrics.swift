@@ -39,6 +39,9 @@ enum MetricsEndpoint {
                [("{result=\"hit\"}", "\(s.attributeCacheHits)"), ("{result=\"miss\"}", "\(s.attributeCacheMisses)")])
         metric("buffer_bytes", "gauge", "Segment and read-ahead bytes held.",
                [("{buffer=\"write\"}", "\(s.memory.writeBufferUsed)"), ("{buffer=\"read\"}", "\(s.memory.readBufferUsed)")])
+        metric("segment_reclaims_pending", "gauge",
+               "Removed or replaced large objects whose segments wait for the check that no other manifest uses them.",
+               one(s.segmentReclaimsPending ?? 0))
         let uploads = s.transfers.filter { $0.kind == .upload }.count
         metric("transfers", "gauge", "Uploads and reads in progress.",
                [("{kind=\"upload\"}", "\(uploads)"), ("{kind=\"read\"}", "\(s.transfers.count - uploads)")])

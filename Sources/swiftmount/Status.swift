@@ -103,7 +103,8 @@ func describe(_ s: MountStatus) -> String {
     if let problem = s.auth.problem { lines.append("auth failing: \(problem)") }
     let statuses = s.requests.byStatus.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
     lines.append("requests: \(s.requests.total) (\(statuses)); \(s.requests.retries) retries, \(s.requests.reauthentications) refused tokens; up \(bytes(s.requests.bytesUp)), down \(bytes(s.requests.bytesDown))")
-    lines.append("buffers: write \(bytes(s.memory.writeBufferUsed)) of \(bytes(s.memory.writeBufferCap)), read \(bytes(s.memory.readBufferUsed)) of \(bytes(s.memory.readBufferCap)); \(s.cachedAttributes) cached attributes")
+    lines.append("buffers: write \(bytes(s.memory.writeBufferUsed)) of \(bytes(s.memory.writeBufferCap)), read \(bytes(s.memory.readBufferUsed)) of \(bytes(s.memory.readBufferCap)); \(s.cachedAttributes) cached attributes; "
+                 + "old segments of \(s.segmentReclaimsPending ?? 0) removed or replaced large objects to delete")
     if s.transfers.isEmpty { lines.append("no transfers in progress") }
     for t in s.transfers + s.recentTransfers.suffix(5) {
         let fraction = t.bytesTotal > 0 ? min(1, Double(t.bytesDone) / Double(t.bytesTotal)) : 0

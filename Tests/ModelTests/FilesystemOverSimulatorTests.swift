@@ -93,6 +93,11 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         return prefix
     }
 
+    /// A GET of the account (a listing of its containers: the start of a scan for manifests).
+    @Sendable static func isAccountListing(_ request: HTTPRequest) -> Bool {
+        request.method == .get && URL(string: request.url)!.pathComponents.filter { $0 != "/" }.count == 2
+    }
+
     func segmentPuts(_ m: Mounted) -> [String] {
         m.transport.requests.filter { $0.method == .put && $0.url.contains("/c_segments/") }.map(\.url)
     }
@@ -450,6 +455,78 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         let beforeThird = listings()
         XCTAssertTrue(try m.fs.readdir("/d").all().contains { $0.name == "new" })
         XCTAssertEqual(listings(), beforeThird + 3, "listed again, page by page")
+    }
+
+    /// `rm` of a large file does not wait for the account scan that proves its segments unused;
+    /// files removed while a scan runs share the next one; every segment still goes.
+    func testUnlinksOfLargeFilesReturnBeforeTheAccountScanAndShareTheNextOne() throws {
+        let m = try mount()
+        for (i, name) in ["a", "b", "c"].enumerated() { try store(m.fs, "/" + name, .pattern(UInt8(i), count: 2 * Harness.segment + 1)) }
+        XCTAssertEqual(try objectNames(m.client, "c_segments").count, 9)
+        // The first scan's account listing is held until the test lets it go.
+        let scanning = DispatchSemaphore(value: 0), goOn = DispatchSemaphore(value: 0)
+        let held = Mutex(false)
+        m.transport.before.withLock {
+            $0 = { request in
+                guard Self.isAccountListing(request), held.withLock({ done in defer { done = true }; return !done }) else { return }
+                scanning.signal()
+                goOn.wait()
+            }
+        }
+        let listingsBefore = m.transport.requests.filter(Self.isAccountListing).count
+        let unlinked = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            try? m.fs.unlink("/a")
+            unlinked.signal()
+        }
+        XCTAssertEqual(scanning.wait(timeout: .now() + 10), .success, "a scan began for /a")
+        XCTAssertEqual(unlinked.wait(timeout: .now() + 10), .success, "the unlink returned while the scan was held")
+        Thread.detachNewThread {
+            try? m.fs.unlink("/b")
+            try? m.fs.unlink("/c")
+            unlinked.signal()
+        }
+        XCTAssertEqual(unlinked.wait(timeout: .now() + 10), .success, "and so did two more")
+        XCTAssertEqual(m.fs.resources.reclaimer.pending, 3)
+        goOn.signal()
+        XCTAssertEqual(m.fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(10)), 0)
+        XCTAssertEqual(try objectNames(m.client, "c_segments"), [], "every segment is deleted")
+        XCTAssertEqual(m.transport.requests.filter(Self.isAccountListing).count - listingsBefore, 4,
+                       "two scans of two passes each: /b and /c shared the second")
+    }
+
+    /// What the daemon does once unmounted: deletions still queued are finished before it exits,
+    /// for up to `reclaimGrace` seconds, or until a second signal.
+    func testTheEndOfTheMountWaitsForQueuedSegmentDeletionsForAWhile() throws {
+        XCTAssertEqual(FuseMount.reclaimGrace, 60, "as SEMANTICS says")
+        let m = try mount()
+        try store(m.fs, "/a", .pattern(1, count: 2 * Harness.segment + 1))
+        try store(m.fs, "/b", .pattern(2, count: 2 * Harness.segment + 1))
+        let goOn = DispatchSemaphore(value: 0)
+        m.transport.before.withLock { $0 = { request in if Self.isAccountListing(request) { goOn.wait() } } }
+        let tree = MountTree(container: m.fs)
+        try m.fs.unlink("/a")
+        var started = Date()
+        tree.finishReclaims(within: 0.2)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "the wait is bounded")
+        XCTAssertEqual(m.fs.resources.reclaimer.pending, 1, "the scan is still held")
+        let release: @Sendable () -> Void = {
+            m.transport.before.withLock { $0 = nil }
+            goOn.signal()
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3, execute: release)
+        tree.finishReclaims(within: 10)
+        XCTAssertEqual(m.fs.resources.reclaimer.pending, 0)
+        XCTAssertEqual(try objectNames(m.client, "c_segments").count, 3, "/a's deleted before the daemon would exit")
+        // A second signal ends the wait at once.
+        m.transport.before.withLock { $0 = { request in if Self.isAccountListing(request) { goOn.wait() } } }
+        try m.fs.unlink("/b")
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { tree.endDrainNow() }
+        started = Date()
+        tree.finishReclaims(within: 30)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "the second signal ended the wait")
+        XCTAssertEqual(m.fs.resources.reclaimer.pending, 1)
+        release()
     }
 
     func testAListingAnsweredBeforeTheMountsOwnRmdirDoesNotBringTheDirectoryBack() throws {

@@ -142,6 +142,11 @@ final class Harness {
             actual = FSError.from(error).errno
             if expected == nil { throw Failure(description: "\(op): failed with \(FSError.from(error)), the model expected success") }
         }
+        // The op queued its old segments' deletion: done before anything is compared, so a
+        // sequence stays one order of requests (and of faults).
+        if fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(60)) > 0 {
+            throw Failure(description: "\(op): queued segment deletions still pending after 60 s")
+        }
         if actual != expected {
             throw Failure(description: "\(op): errno \(actual.map(String.init) ?? "none"), the model expected \(expected.map(String.init) ?? "success")")
         }

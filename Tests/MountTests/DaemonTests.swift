@@ -106,6 +106,7 @@ final class DaemonTests: MountTestCase {
         XCTAssertEqual(done["state"] as? String, "stored")
         let human = try Shell.bash("\(Shell.quote(MountedContainer.binary)) status \(Shell.quote(m.mountpoint))")
         XCTAssertTrue(human.contains("upload /img [####################] 100%"), human)
+        XCTAssertTrue(human.contains("old segments of 0 removed or replaced large objects to delete"), human)
     }
 
     func testMetricsEndpointCountsSegmentsRequestsAndBytes() throws {
@@ -117,6 +118,11 @@ final class DaemonTests: MountTestCase {
         XCTAssertTrue(text.split(separator: "\n").contains("swiftmount_segment_upload_seconds_count 3"), text)
         XCTAssertTrue(text.contains("# TYPE swiftmount_segment_upload_seconds histogram"), text)
         XCTAssertTrue(text.contains("swiftmount_requests_total{status=\"201\"}"), text)
+        // Overwritten: the old segments are queued, then deleted.
+        try Shell.bash("cp \(Shell.quote(source)) \(Shell.quote(m.path("img")))")
+        try m.waitForReclaims()
+        XCTAssertTrue(try Shell.bash("curl -sf http://127.0.0.1:\(port)/metrics").split(separator: "\n").contains("swiftmount_segment_reclaims_pending 0"))
+        XCTAssertEqual(try objectNames(in: container + "_segments").count, 3, "the first copy's segments are gone")
         let up = text.split(separator: "\n").first { $0.hasPrefix("swiftmount_bytes_uploaded_total ") }
         XCTAssertGreaterThanOrEqual(Int(up?.split(separator: " ").last ?? "") ?? 0, 12 << 20, text)
         XCTAssertFalse(text.contains("gAAAA"), "no token in the metrics")

@@ -53,10 +53,12 @@ final class DataSafetyTests: MountTestCase {
         try Shell.bash("rm \(Shell.quote(m.path("a.img")))")
         // A rename over a copy of itself must not delete what the copy shares either.
         try Shell.bash("mv \(Shell.quote(m.path("c.img"))) \(Shell.quote(m.path("b.img")))")
+        try m.waitForReclaims()
         XCTAssertEqual(try objectNames(in: container + "_segments").count, 3)
         XCTAssertEqual(try serverSHA256("b.img"), try Shell.sha256(source))
         // The last manifest's unlink does delete them.
         try Shell.bash("rm \(Shell.quote(m.path("b.img")))")
+        try m.waitForReclaims()
         XCTAssertEqual(try objectNames(in: container + "_segments"), [])
     }
 

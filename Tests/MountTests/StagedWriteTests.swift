@@ -23,9 +23,11 @@ final class StagedWriteTests: MountTestCase {
                 """)
         }
         XCTAssertEqual(try serverSHA256("img"), try Shell.sha256(local), "dd conv=notrunc and >> both landed")
+        try m.waitForReclaims()
         XCTAssertEqual(try objectNames(in: container + "_segments").count, 3, "only the new upload's segments remain")
         for target in [local, remote] { try Shell.bash("truncate -s 3000000 \(Shell.quote(target))") }
         XCTAssertEqual(try serverSHA256("img"), try Shell.sha256(local))
+        try m.waitForReclaims()
         XCTAssertEqual(try objectNames(in: container + "_segments"), [], "a small file is one object again")
         for target in [local, remote] { try Shell.bash("truncate -s 9000000 \(Shell.quote(target))") }
         XCTAssertEqual(try serverSHA256("img"), try Shell.sha256(local), "extended with zeros")

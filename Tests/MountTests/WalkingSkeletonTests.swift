@@ -97,6 +97,7 @@ final class WalkingSkeletonTests: MountTestCase {
         XCTAssertTrue(rmdirNonEmpty.stderr.contains("not empty"), rmdirNonEmpty.stderr)
 
         try Shell.bash("rm \(Shell.quote(m.path("dir/seg.bin"))) \(Shell.quote(m.path("dir/small")))")
+        try m.waitForReclaims()
         XCTAssertEqual(try objectNames(in: container + "_segments"), [], "unlink of a large file deletes its segments")
         XCTAssertEqual(try objectNames(in: container), ["dir/"])
 

@@ -95,12 +95,23 @@ final class WriteEngineTests: StackFaultTestCase {
         XCTAssertEqual(try objectNames(in: container + "_segments").count, 5)
         try Shell.bash("cp \(Shell.quote(second)) \(Shell.quote(m.path("img")))")
         XCTAssertEqual(try serverSHA256("img"), try Shell.sha256(second))
+        try m.waitForReclaims()
         XCTAssertEqual(try objectNames(in: container + "_segments").count, 4, "only the new upload's segments remain")
         // The order, from the daemon's request trace: the new manifest is stored, then the old segments go.
         let log = m.log
         let manifest = try XCTUnwrap(log.range(of: "PUT \(container)/img?multipart-manifest=put", options: .backwards), log)
         let deletion = try XCTUnwrap(log.range(of: "POST ?bulk-delete", options: .backwards), log)
         XCTAssertLessThan(manifest.lowerBound, deletion.lowerBound, "old segments are deleted only after the swap")
+    }
+
+    func testUnmountRightAfterRemovingLargeFilesStillDeletesTheirSegments() throws {
+        let m = try mount(["segment_size=4M"])
+        for name in ["a", "b"] { try Shell.bash("head -c 9M /dev/urandom > \(Shell.quote(m.path(name)))") }
+        XCTAssertEqual(try objectNames(in: container + "_segments").count, 6)
+        try Shell.bash("rm \(Shell.quote(m.path("a"))) \(Shell.quote(m.path("b")))")
+        XCTAssertEqual(try m.unmount(), 0)
+        XCTAssertEqual(try objectNames(in: container + "_segments"), [], "deleted before the daemon exited")
+        XCTAssertEqual(try objectNames(in: container), [])
     }
 
     func testSparseCopyFillsHolesWithZeros() throws {
@@ -213,6 +224,7 @@ final class RenameTests: MountTestCase {
         try Shell.bash("cp \(Shell.quote(a)) \(Shell.quote(m.path("a"))) && cp \(Shell.quote(b)) \(Shell.quote(m.path("b")))")
         try Shell.bash("mv -f \(Shell.quote(m.path("a"))) \(Shell.quote(m.path("b")))")
         XCTAssertEqual(try serverSHA256("b"), try Shell.sha256(a))
+        try m.waitForReclaims()
         XCTAssertEqual(try objectNames(in: container + "_segments").count, 3, "b's old segments are gone")
     }
 

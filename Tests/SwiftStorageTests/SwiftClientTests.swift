@@ -62,10 +62,9 @@ final class SwiftClientTests: XCTestCase {
             }
             return ScriptedTransport.response(200, body: #"[{"name": "c", "count": 1, "bytes": 1}, {"name": "gone", "count": 9, "bytes": 9}]"#)
         }
-        let manifest = LargeObjectManifest.staticSegments(segments.compactMap { SwiftClient.objectRef(path: $0.path) }, etag: "x")
-        XCTAssertFalse(try client(transport).isInUse(manifest, dynamicIn: "c"))
-        XCTAssertEqual(transport.requests.filter { $0.url.contains("/gone") }.map(\.method), [.get, .head],
-                       "the vanished container was listed, and asked again")
+        XCTAssertEqual(try client(transport).segmentsListed(byStaticManifestsWith: ["x"]), [])
+        XCTAssertEqual(transport.requests.filter { $0.url.contains("/gone") }.map(\.method), [.get, .head, .get, .head],
+                       "the vanished container was listed, and asked again, in each of the two passes")
     }
 
     func testHeartbeatReportOfAFailureIsAnError() {

@@ -66,6 +66,22 @@ public final class MountedContainer {
         return process.isRunning ? nil : process.terminationStatus
     }
 
+    /// Waits until the daemon has no segment deletion queued (`swiftmount status --json`): `rm`
+    /// and `close` return before the old segments of a large object are judged and deleted.
+    public func waitForReclaims(timeout: Double = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let json = try Shell.run([Self.binary, "status", mountpoint, "--json"]).stdout
+            let status = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+            guard let pending = status?["segment_reclaims_pending"] as? Int else {
+                throw Shell.Failure(description: "no segment_reclaims_pending in the status: \(json)")
+            }
+            if pending == 0 { return }
+            guard Date() < deadline else { throw Shell.Failure(description: "\(pending) segment deletions still queued after \(Int(timeout)) s") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
     public func path(_ name: String) -> String { mountpoint + "/" + name }

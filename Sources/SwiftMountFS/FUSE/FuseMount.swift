@@ -62,8 +62,13 @@ public enum FuseMount {
         guard sm_install_shutdown_signals() == 0 else { throw Failure.mount(settings.mountpoint) }
         startShutdownWatcher(filesystem, loop: LoopHandle(fuse: fuse), grace: settings.shutdownGrace)
         afterDaemonize()
-        return sm_fuse_loop_mt(fuse, UInt32(settings.maxThreads))
+        let status = sm_fuse_loop_mt(fuse, UInt32(settings.maxThreads))
+        filesystem.finishReclaims(within: Self.reclaimGrace)
+        return status
     }
+
+    /// Seconds queued segment deletions get once the mount is gone, before the daemon exits.
+    static let reclaimGrace: Double = 60
 
     /// Unchecked: libfuse's handle is a raw C pointer, used only to end the loop from a signal thread.
     private struct LoopHandle: @unchecked Sendable {

@@ -59,7 +59,7 @@ public final class MountTree: Sendable {
         self.options = options
         self.cluster = cluster
         self.logger = logger
-        resources = MountResources(options: options)
+        resources = MountResources(options: options, client: client, logger: logger)
         space = AccountSpace(client: client)
     }
 
@@ -223,7 +223,7 @@ public final class MountTree: Sendable {
             memory: resources.memory,
             cachedAttributes: 0, attributeCacheHits: 0, attributeCacheMisses: 0,
             segmentUploadSeconds: parts.first?.segmentUploadSeconds ?? HistogramStatus(bounds: [], cumulativeCounts: [], sum: 0, count: 0),
-            transfers: [], recentTransfers: [])
+            transfers: [], recentTransfers: [], segmentReclaimsPending: resources.reclaimer.pending)
         for part in parts {
             status.cachedAttributes += part.cachedAttributes
             status.attributeCacheHits += part.attributeCacheHits
@@ -248,9 +248,20 @@ public final class MountTree: Sendable {
         for fs in all { fs.waitDrained() }
     }
 
+    /// Once the loop has ended: queued segment deletions get up to `seconds` (a second signal
+    /// ends the wait); what is left is said in the log and found by `swiftmount gc`.
+    public func finishReclaims(within seconds: Double) {
+        let pending = resources.reclaimer.pending
+        guard pending > 0 else { return }
+        logger.notice("deleting the old segments of \(pending) removed or replaced object(s) before exiting")
+        let left = resources.reclaimer.waitIdle(until: Date().addingTimeInterval(seconds))
+        if left > 0 { logger.warning("exiting with the old segments of \(left) object(s) not deleted; `swiftmount gc` finds them") }
+    }
+
     /// A second signal while draining: stop waiting.
     public func endDrainNow() {
         if let single { return single.endDrainNow() }
+        resources.reclaimer.endWait()
         let all = account.withLock { state in
             state.drainDeadline = Date()
             return Array(state.byTag.values)

@@ -66,7 +66,7 @@ public final class SwiftFilesystem: Sendable {
     /// (see `OpenFiles`).
     public init(client: SwiftClient, container: String, options: MountOptions, cluster: ClusterInfo = ClusterInfo(),
                 resources: MountResources? = nil, handleTag: UInt64 = 0, logger: Logger) {
-        let resources = resources ?? MountResources(options: options)
+        let resources = resources ?? MountResources(options: options, client: client, logger: logger)
         self.client = client
         self.container = container
         self.options = options
@@ -181,7 +181,7 @@ public final class SwiftFilesystem: Sendable {
             memory: resources.memory,
             cachedAttributes: cache.entries, attributeCacheHits: cache.hits, attributeCacheMisses: cache.misses,
             segmentUploadSeconds: uploads.segmentLatency.snapshot, transfers: active, recentTransfers: recent,
-            activeUploads: uploads.live.all)
+            activeUploads: uploads.live.all, segmentReclaimsPending: resources.reclaimer.pending)
     }
 
     /// Read-only extended attributes of a file uploaded through this mount (while it is written
@@ -250,5 +250,6 @@ public final class SwiftFilesystem: Sendable {
     /// A second signal while draining: stop waiting.
     public func endDrainNow() {
         files.endDrainNow()
+        resources.reclaimer.endWait()
     }
 }

@@ -38,7 +38,7 @@ extension SwiftFilesystem {
             throw error
         }
         writer?.discard()
-        if let manifest { reclaim(manifest, of: p) }
+        if let manifest { uploads.reclaim(manifest, of: "\(p)") }
     }
 
     /// Deletes the object stored at `p` (a large object's manifest alone) and returns that
@@ -54,16 +54,6 @@ extension SwiftFilesystem {
         try client.delete(container: container, object: p.key)
         namespace.removed(p, etag: info.etag)
         return manifest
-    }
-
-    /// Deletes a removed large object's segments, unless another manifest uses them. Best effort:
-    /// the object is gone either way, and `swiftmount gc` finds what is left.
-    private func reclaim(_ manifest: LargeObjectManifest, of p: ObjectPath) {
-        do {
-            try client.reclaimSegments(of: manifest, manifestContainer: container, bulkLimit: uploads.bulkDeleteLimit)
-        } catch {
-            logger.warning("\(p): could not delete its segments: \(error); `swiftmount gc` finds them")
-        }
     }
 
     /// rename(2). A file is copied server-side (a large object's manifest only, never its data)
@@ -127,7 +117,7 @@ extension SwiftFilesystem {
         }
         try client.delete(container: container, object: from)
         if !isMarker { namespace.removed(ObjectPath(from), etag: info.etag) }
-        replaced.deleteOldSegments(keeping: nil, context: uploads)
+        replaced.deleteOldSegments(of: ObjectPath(to), keeping: nil, context: uploads)
     }
 
     /// A symlink is made again at its new place: a relative target means something else there,

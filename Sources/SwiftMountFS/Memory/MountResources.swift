@@ -1,7 +1,8 @@
+import Logging
 import SwiftStorage
 
-/// What every container of a mount shares (account mode serves many): the worker pools and the
-/// caps on bytes held for file data, so `upload_concurrency`, `max_write_buffer` and
+/// What every container of a mount shares (account mode serves many): the worker pools, the
+/// reclaimer of unused segments, and the caps on bytes held for file data, so `upload_concurrency`, `max_write_buffer` and
 /// `max_read_buffer` hold per mount, as documented, not per container.
 public final class MountResources: Sendable {
     let uploadPool: WorkerPool
@@ -13,8 +14,10 @@ public final class MountResources: Sendable {
     /// Read-ahead windows, in RAM.
     let readBudget: MemoryBudget
     let readBuffers: BufferRecycler
+    let reclaimer: SegmentReclaimer
 
-    public init(options: MountOptions) {
+    public init(options: MountOptions, client: SwiftClient, logger: Logger) {
+        reclaimer = SegmentReclaimer(client: client, logger: logger)
         uploadPool = WorkerPool(name: "upload", threads: options.uploadConcurrency)
         readPool = WorkerPool(name: "read", threads: options.readConcurrency)
         statPool = WorkerPool(name: "stat", threads: 8)

@@ -22,6 +22,9 @@ public struct MountStatus: Codable, Sendable {
     /// `swiftmount gc` on this machine never counts their segments as orphans, however long they
     /// stall.
     public var activeUploads: [String]?
+    /// Removed or replaced large objects whose segments wait for the background check that no
+    /// other manifest uses them, and their deletion.
+    public var segmentReclaimsPending: Int?
 }
 
 public struct AuthStatus: Codable, Sendable {

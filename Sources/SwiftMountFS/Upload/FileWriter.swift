@@ -492,7 +492,7 @@ final class FileWriter: @unchecked Sendable {
             try putWhole(spool.map { FileRegion(file: $0, offset: 0, count: size) },
                          headers: metadataHeaders(base: base, segmented: false))
         }
-        replaced?.deleteOldSegments(keeping: upload?.prefix, context: context)
+        replaced?.deleteOldSegments(of: path, keeping: upload?.prefix, context: context)
         replaced = ReplacedObject.none
     }
 
@@ -505,7 +505,7 @@ final class FileWriter: @unchecked Sendable {
         let base = baseMetadata ?? old.metadata
         guard staged.size > context.threshold else {
             try putWhole(staged.region(offset: 0, count: staged.size), headers: metadataHeaders(base: base, segmented: false))
-            old.deleteOldSegments(keeping: nil, context: context)
+            old.deleteOldSegments(of: path, keeping: nil, context: context)
             return
         }
         try context.ensureSegmentContainer()
@@ -525,7 +525,7 @@ final class FileWriter: @unchecked Sendable {
         }
         defer { upload.end() }
         _ = try finish(upload, size: staged.size, keepingFirst: 0, headers: { metadataHeaders(base: base, segmented: true) })
-        old.deleteOldSegments(keeping: upload.prefix, context: context)
+        old.deleteOldSegments(of: path, keeping: upload.prefix, context: context)
     }
 
     /// One PUT of the whole file (nil: empty).

@@ -21,15 +21,10 @@ struct ReplacedObject {
                               metadata: info.metadata, media: ListedAttributes.media(info.contentType))
     }
 
-    /// Best effort: a segment left behind is garbage for `swiftmount gc`, never a broken object.
-    func deleteOldSegments(keeping newPrefix: String?, context: UploadContext) {
+    /// Queued for the reclaimer: a segment left behind is garbage for `swiftmount gc`, never a
+    /// broken object.
+    func deleteOldSegments(of path: ObjectPath, keeping newPrefix: String?, context: UploadContext) {
         guard let manifest else { return }
-        do {
-            try context.client.reclaimSegments(of: manifest, manifestContainer: context.container, keeping: { segment in
-                newPrefix.map { segment.container == context.segmentContainer && segment.name.hasPrefix($0 + "/") } ?? false
-            }, bulkLimit: context.bulkDeleteLimit)
-        } catch {
-            context.logger.warning("could not delete the old segments: \(error); `swiftmount gc` finds what is left")
-        }
+        context.reclaim(manifest, of: "\(path)", keepingPrefix: newPrefix)
     }
 }

@@ -18,6 +18,7 @@ final class UploadContext: Sendable {
     let budget: MemoryBudget
     let staging: StagingArea
     let transfers: TransferRegistry
+    let reclaimer: SegmentReclaimer
     let metadataLimits: ClusterInfo.MetadataLimits
     let segmentLatency = Histogram(bounds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
     let live = LiveUploads()
@@ -46,6 +47,7 @@ final class UploadContext: Sendable {
         self.budget = resources.spoolBudget
         self.staging = StagingArea(directory: options.cacheDir)
         self.transfers = transfers
+        self.reclaimer = resources.reclaimer
         self.logger = logger
         cacheDir = options.cacheDir
         storage = try? client.connection.current().storageURL
@@ -91,6 +93,15 @@ final class UploadContext: Sendable {
     func checksumHeader(_ body: FileRegion?) throws -> [(name: String, value: String)] {
         guard verifyMD5 else { return [] }
         return [("ETag", try body.map(MD5.hex(of:)) ?? MD5.hex([]))]
+    }
+
+    /// Queues the segments of the large object that was at `path` for deletion once no manifest
+    /// uses them (less those under `keepingPrefix`, its replacement's); `rm` and `close` do not
+    /// wait for the account scan.
+    func reclaim(_ manifest: LargeObjectManifest, of path: String, keepingPrefix: String? = nil) {
+        reclaimer.submit(.init(manifest: manifest, container: container,
+                               keeping: keepingPrefix.map { ObjectRef(container: segmentContainer, name: $0 + "/") },
+                               bulkLimit: bulkDeleteLimit, path: path))
     }
 
     /// The time of a change, by the client's clock.

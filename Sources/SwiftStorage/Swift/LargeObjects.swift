@@ -49,23 +49,35 @@ extension SwiftClient {
         return ObjectRef(container: String(trimmed[..<slash]), name: String(trimmed[trimmed.index(after: slash)...]))
     }
 
-    /// Whether an object still uses `manifest`'s segments: a copy of the static manifest anywhere
-    /// in the account (the same `slo_etag` in a listing, and a segment in common: the same bytes
-    /// uploaded again as other segments have the same `slo_etag` and share nothing), or a
-    /// dynamic manifest over the same prefix in `container` (where renames put copies; a HEAD per
-    /// zero-byte object there).
-    public func isInUse(_ manifest: LargeObjectManifest, dynamicIn container: String) throws -> Bool {
-        switch manifest {
-        case .staticSegments(let segments, let etag):
-            let mine = Set(segments)
+    /// The segments that static manifests with one of `etags` list, anywhere in the account (every
+    /// copy of a manifest lists with its `slo_etag`; the same bytes uploaded again as other
+    /// segments have it too, and count, which only keeps more). Read twice: a listing is no
+    /// snapshot, and a rename (copy, then delete) paged past during one pass can hide both names
+    /// from it, never from both.
+    public func segmentsListed(byStaticManifestsWith etags: Set<String>) throws -> Set<ObjectRef> {
+        var listed = Set<ObjectRef>()
+        guard !etags.isEmpty else { return listed }
+        for _ in 0..<2 {
             for name in try listContainers() {
-                for object in try manifestCandidates(in: name) where object.sloEtag == etag {
-                    if try !mine.isDisjoint(with: staticLargeObjectSegments(container: name, object: object.name)) { return true }
+                for object in try manifestCandidates(in: name) where object.sloEtag.map(etags.contains) == true {
+                    listed.formUnion(try staticLargeObjectSegments(container: name, object: object.name))
                 }
             }
-            return false
-        case .dynamic:
-            return try dynamicManifests(in: container).contains(manifest)
+        }
+        return listed
+    }
+
+    /// The objects a manifest's content is made of: a static one's list, every object under a
+    /// dynamic one's prefix.
+    public func segments(of manifest: LargeObjectManifest) throws -> [ObjectRef] {
+        switch manifest {
+        case .staticSegments(let refs, _):
+            return refs
+        case .dynamic(let prefix):
+            return try listAll(container: prefix.container, prefix: prefix.name, delimiter: nil).compactMap {
+                if case .object(let o) = $0 { return ObjectRef(container: prefix.container, name: o.name) }
+                return nil
+            }
         }
     }
 
@@ -87,7 +99,7 @@ extension SwiftClient {
 
     /// The dynamic manifests of `container`: its zero-byte objects are read (a listing does not
     /// tell a DLO manifest from an empty file).
-    func dynamicManifests(in container: String) throws -> [LargeObjectManifest] {
+    public func dynamicManifests(in container: String) throws -> [LargeObjectManifest] {
         var found: [LargeObjectManifest] = []
         for case .object(let object) in try listAll(container: container, delimiter: nil)
         where object.bytes == 0 && object.symlinkPath == nil && object.contentType != "application/directory" {
@@ -111,28 +123,6 @@ extension SwiftClient {
             for case .dynamic(let prefix) in try dynamicManifests(in: container) { references.prefixes.append(prefix) }
         }
         return references
-    }
-
-    /// Deletes the segments of a manifest that was replaced or deleted, less `keeping` (those of
-    /// its replacement), unless another manifest in the account still uses them. Returns how
-    /// many were deleted.
-    @discardableResult
-    public func reclaimSegments(of manifest: LargeObjectManifest, manifestContainer: String,
-                                keeping: (ObjectRef) -> Bool = { _ in false }, bulkLimit: Int?) throws -> Int {
-        if try isInUse(manifest, dynamicIn: manifestContainer) { return 0 }
-        var segments: [ObjectRef]
-        switch manifest {
-        case .staticSegments(let refs, _):
-            segments = refs
-        case .dynamic(let prefix):
-            segments = try listAll(container: prefix.container, prefix: prefix.name, delimiter: nil).compactMap {
-                if case .object(let o) = $0 { return ObjectRef(container: prefix.container, name: o.name) }
-                return nil
-            }
-        }
-        segments.removeAll(where: keeping)
-        try deleteMany(segments, bulkLimit: bulkLimit)
-        return segments.count
     }
 }
 

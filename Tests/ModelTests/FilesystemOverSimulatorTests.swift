@@ -495,6 +495,79 @@ final class FilesystemOverSimulatorTests: XCTestCase {
                        "two scans of two passes each: /b and /c shared the second")
     }
 
+    /// Every segment the static manifest at `object` lists is there with its ETag.
+    func assertSegmentsPresent(_ m: Mounted, _ object: String, file: StaticString = #filePath, line: UInt = #line) {
+        guard let segments = m.cluster.manifestSegments(of: "demo", container: "c", object: object) else {
+            return XCTFail("\(object) is no static large object", file: file, line: line)
+        }
+        for segment in segments where m.cluster.etag(of: "demo", container: segment.ref.container, object: segment.ref.name) != segment.etag {
+            XCTFail("\(object): segment \(segment.ref.name) is gone", file: file, line: line)
+        }
+    }
+
+    /// Holds the reclaimer's first account listing until the returned closure runs.
+    func holdFirstScan(_ m: Mounted) -> @Sendable () -> Void {
+        let goOn = DispatchSemaphore(value: 0)
+        let held = Mutex(false)
+        m.transport.before.withLock {
+            $0 = { request in
+                guard Self.isAccountListing(request), held.withLock({ done in defer { done = true }; return !done }) else { return }
+                _ = goOn.wait(timeout: .now() + 30)
+            }
+        }
+        return { goOn.signal() }
+    }
+
+    /// `cp big x; rm x`: the unlink may come before the kernel releases the copy's handle, while
+    /// its upload still counts as under way; the segments go all the same.
+    func testAnUnlinkBeforeTheWritersReleaseStillDeletesTheSegments() throws {
+        let m = try mount()
+        let handle = try m.fs.create("/a", creator: Creator(mode: 0o644, uid: getuid(), gid: getgid()), caller: getpid())
+        try m.fs.write(handle: handle, offset: 0, data: .pattern(1, count: 2 * Harness.segment + 1))
+        try m.fs.flush(handle: handle, caller: getpid())
+        try m.fs.unlink("/a")
+        m.fs.release(handle: handle)
+        XCTAssertEqual(m.fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(10)), 0)
+        XCTAssertEqual(try objectNames(m.client, "c_segments"), [])
+    }
+
+    /// Another client's DLO over the prefix "x/" covers what the mount uploads for a new "x": its
+    /// old segments are the ones listed when it was removed, not those there when the deletion runs.
+    func testARemovedDynamicObjectTakesOnlyTheSegmentsItHadWhenItWasRemoved() throws {
+        let m = try mount()
+        try m.client.createContainer("c_segments")
+        for i in 1...2 { try m.client.put(container: "c_segments", object: "x/\(i)", body: [UInt8(i)]) }
+        try m.client.putDynamicLargeObject(container: "c", object: "x", segmentContainer: "c_segments", segmentPrefix: "x/")
+        let release = holdFirstScan(m)
+        try m.fs.unlink("/x")
+        try store(m.fs, "/x", .pattern(3, count: 2 * Harness.segment + 1))
+        release()
+        XCTAssertEqual(m.fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(10)), 0)
+        assertSegmentsPresent(m, "x")
+        XCTAssertEqual(try objectNames(m.client, "c_segments").filter { !$0.contains("/swiftmount/") }, [], "x/1 and x/2 are gone")
+    }
+
+    /// A DLO over "x" also covers the segments of "x2" being written: those stay.
+    func testARemovedDynamicObjectsPrefixSparesAnUploadUnderWay() throws {
+        let m = try mount()
+        try m.client.createContainer("c_segments")
+        try m.client.put(container: "c_segments", object: "x-old", body: [1])
+        try m.client.putDynamicLargeObject(container: "c", object: "x", segmentContainer: "c_segments", segmentPrefix: "x")
+        let handle = try m.fs.create("/x2", creator: Creator(mode: 0o644, uid: getuid(), gid: getgid()), caller: getpid())
+        defer { m.fs.release(handle: handle) }
+        try m.fs.write(handle: handle, offset: 0, data: .pattern(4, count: 2 * Harness.segment + 1))
+        let deadline = Date().addingTimeInterval(10)
+        while try objectNames(m.client, "c_segments").filter({ $0.hasPrefix("x2/") }).count < 2 {
+            guard Date() < deadline else { return XCTFail("the upload's segments never reached Swift") }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        try m.fs.unlink("/x")
+        XCTAssertEqual(m.fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(10)), 0)
+        XCTAssertFalse(try objectNames(m.client, "c_segments").contains("x-old"), "the DLO's own segment is gone")
+        try m.fs.flush(handle: handle, caller: getpid())
+        assertSegmentsPresent(m, "x2")
+    }
+
     /// What the daemon does once unmounted: deletions still queued are finished before it exits,
     /// for up to `reclaimGrace` seconds, or until a second signal.
     func testTheEndOfTheMountWaitsForQueuedSegmentDeletionsForAWhile() throws {

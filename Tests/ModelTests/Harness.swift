@@ -41,6 +41,8 @@ final class Harness {
     private(set) var coldListedChecked = 0
     /// Uploads a killed daemon left that a later write of the same file took over.
     private(set) var resumedUploads = 0
+    /// Segment deletions that stayed queued across later steps (`holdReclaims`).
+    private(set) var lateReclaims = 0
     /// The journals the last crash left for the next daemon, as text.
     private(set) var journalsLeftByLastCrash: [String] = []
     static let logger = Logger(label: "model") { _ in SwiftLogNoOpLogHandler() }
@@ -142,11 +144,9 @@ final class Harness {
             actual = FSError.from(error).errno
             if expected == nil { throw Failure(description: "\(op): failed with \(FSError.from(error)), the model expected success") }
         }
-        // The op queued its old segments' deletion: done before anything is compared, so a
-        // sequence stays one order of requests (and of faults).
-        if fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(60)) > 0 {
-            throw Failure(description: "\(op): queued segment deletions still pending after 60 s")
-        }
+        // Unless held, the deletions of old segments the op queued are done before anything is
+        // compared, so a sequence stays one order of requests (and of faults).
+        if !transport.reclaimsHeld.withLock({ $0 }) { try settleReclaims(after: op) }
         if actual != expected {
             throw Failure(description: "\(op): errno \(actual.map(String.init) ?? "none"), the model expected \(expected.map(String.init) ?? "success")")
         }
@@ -225,7 +225,7 @@ final class Harness {
             return nil
         case .otherDelete(let p), .otherPost(let p):
             return m.files[p] == nil || m.writer(at: p) != nil ? ENOENT : nil
-        case .gc, .expireTokens, .crash, .shutdown, .fault:
+        case .gc, .expireTokens, .crash, .shutdown, .fault, .holdReclaims, .releaseReclaims:
             return nil
         }
     }
@@ -346,12 +346,19 @@ final class Harness {
         case .shutdown:
             // What the signal watcher does; the abort deletes the segments of what was being
             // written, so unlike a crash it leaves no orphan (the final check holds it to that).
+            // Queued deletions are finished before the daemon exits.
+            releaseReclaims()
             fs.drain(grace: 0)
             do {
                 _ = try fs.create("/refused", creator: creator, caller: getpid())
                 throw Failure(description: "a new file was opened while the mount was shutting down")
             } catch let error as FSError where error.errno == EROFS {}
+            try settleReclaims(after: op)
             try mountAgain()
+        case .holdReclaims:
+            transport.reclaimsHeld.withLock { $0 = true }
+        case .releaseReclaims:
+            releaseReclaims()
         case .fault(let kind):
             armed = kind
         }
@@ -362,10 +369,26 @@ final class Harness {
     private func mountAgain() throws {
         handles.removeAll()
         transport.cut()
+        // Deletions still queued meet the cut: a killed daemon's are lost (noted as orphans).
+        releaseReclaims()
+        try settleReclaims(after: .crash)
         transport = CuttableTransport(cluster)
         client = try Self.client(credentials, transport: transport, clock: clock)
         cacheDir = try cacheDirAfterCrash()
         fs = Self.mount(client: client, info: info, cacheDir: cacheDir)
+    }
+
+    /// Lets held segment deletions go on, counting those that waited.
+    private func releaseReclaims() {
+        if transport.reclaimsHeld.withLock({ $0 }) { lateReclaims += fs.resources.reclaimer.pending }
+        transport.reclaimsHeld.withLock { $0 = false }
+    }
+
+    /// Waits until the mount has no segment deletion queued.
+    func settleReclaims(after op: Op) throws {
+        if fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(60)) > 0 {
+            throw Failure(description: "\(op): queued segment deletions still pending after 60 s")
+        }
     }
 
     /// The orphans there are now are allowed (their cause was deliberate); later ones are not.
@@ -527,7 +550,7 @@ final class Harness {
             dirty.insert(p)
         case .crash, .shutdown:
             model.writers.removeAll()
-        case .read, .gc, .expireTokens, .fault:
+        case .read, .gc, .expireTokens, .fault, .holdReclaims, .releaseReclaims:
             break
         }
     }
@@ -659,6 +682,8 @@ final class Harness {
     /// At the end: every file's bytes, and no orphaned segments but those a crash or another
     /// client left at the time.
     func finalCheck() throws {
+        releaseReclaims()
+        try settleReclaims(after: .releaseReclaims)
         for p in model.files.keys.sorted() where model.pending[p] == nil { try checkContent(p) }
         let orphans = try SegmentCollector(client: other, container: "c", liveUploads: liveUploads).orphans(olderThan: 0, now: clock.now())
         let unexpected = orphans.map(\.uploadPrefix).filter { !allowedOrphans.contains($0) }
@@ -697,6 +722,8 @@ final class CuttableTransport: HTTPTransport {
     private let inner: any HTTPTransport
     private let state = Mutex((cut: false, inFlight: 0))
     private let storedSegments = Mutex(0)
+    /// While true, the mount's segment reclaimer (its thread) waits before each request.
+    let reclaimsHeld = Mutex(false)
 
     init(_ inner: any HTTPTransport) { self.inner = inner }
 
@@ -710,6 +737,8 @@ final class CuttableTransport: HTTPTransport {
     var segmentPuts: Int { storedSegments.withLock { $0 } }
 
     func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+        let deadline = Date().addingTimeInterval(120)
+        while Thread.current.name == "reclaim", reclaimsHeld.withLock({ $0 }), Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
         let admitted = state.withLock { state in
             if !state.cut { state.inFlight += 1 }
             return !state.cut

@@ -40,6 +40,11 @@ enum Op: CustomStringConvertible, Equatable {
     /// SIGTERM with `shutdown_grace=0`: new files are refused (EROFS), files being written are
     /// aborted (nothing stored, their segments deleted); then the mount starts again.
     case shutdown
+    /// The mount's queued segment deletions wait (its reclaimer is held before its next request)
+    /// until `releaseReclaims`, a crash (they are lost, as in a killed daemon) or a shutdown (they
+    /// are finished first): the ops in between run with deletions still queued.
+    case holdReclaims
+    case releaseReclaims
     /// The next matching request meets a transient fault (retries must hide it).
     case fault(FaultKind)
 
@@ -72,6 +77,8 @@ enum Op: CustomStringConvertible, Equatable {
         case .expireTokens: "tokens expire"
         case .crash: "daemon killed; mounted again"
         case .shutdown: "SIGTERM, shutdown_grace=0; mounted again"
+        case .holdReclaims: "segment deletions held"
+        case .releaseReclaims: "segment deletions go on"
         case .fault(let kind): "next request fault: \(kind.rawValue)"
         }
     }
@@ -142,7 +149,7 @@ struct SequenceGenerator {
         let other = Self.paths.randomElement(using: &rng)!
         let pattern = UInt8.random(in: 1...250, using: &rng)
         let writer = Int.random(in: 0..<2, using: &rng)
-        switch Int.random(in: 0..<100, using: &rng) {
+        switch Int.random(in: 0..<106, using: &rng) {
         case 0..<16: return .write(path, size: size(&rng), pattern: pattern)
         case 16..<19:
             let total = size(&rng)
@@ -169,6 +176,8 @@ struct SequenceGenerator {
         case 94: return .mknod(path)
         case 95: return .utimens(path, mtime: FileTime(seconds: Int.random(in: 0...2_000_000_000, using: &rng),
                                                        nanoseconds: Int.random(in: 0...999_999_999, using: &rng)))
+        case 96..<100: return .holdReclaims
+        case 100: return .releaseReclaims
         default: return .fault(Op.FaultKind.allCases.randomElement(using: &rng)!)
         }
     }

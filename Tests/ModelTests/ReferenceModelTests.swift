@@ -15,6 +15,7 @@ final class ReferenceModelTests: XCTestCase {
     func testRandomSequencesAgreeWithTheModel() throws {
         Self.coldListedChecked.withLock { $0 = 0 }
         Self.resumedUploads.withLock { $0 = 0 }
+        Self.lateReclaims.withLock { $0 = 0 }
         let length = Int(environment["SWIFTMOUNT_MODEL_LENGTH"] ?? "") ?? 30
         let seeds: [UInt64]
         if let seed = environment["SWIFTMOUNT_MODEL_SEED"].flatMap(UInt64.init) {
@@ -44,10 +45,15 @@ final class ReferenceModelTests: XCTestCase {
         }
         let listed = Self.coldListedChecked.withLock { $0 }
         let resumed = Self.resumedUploads.withLock { $0 }
+        let late = Self.lateReclaims.withLock { $0 }
         print("model: \(seeds.count) sequences, \(steps) steps in \(String(format: "%.1f", Date().timeIntervalSince(started))) s, "
-              + "\(listed) entries checked as a cold daemon lists them, \(resumed) uploads resumed after a crash")
+              + "\(listed) entries checked as a cold daemon lists them, \(resumed) uploads resumed after a crash, "
+              + "\(late) segment deletions queued across later steps")
         XCTAssertGreaterThan(listed, 0, "the listing fast path was never exercised")
-        if seeds.count >= 50 { XCTAssertGreaterThan(resumed, 0, "no sequence resumed an upload a crash cut") }
+        if seeds.count >= 50 {
+            XCTAssertGreaterThan(resumed, 0, "no sequence resumed an upload a crash cut")
+            XCTAssertGreaterThan(late, 0, "no segment deletion stayed queued while other steps ran")
+        }
     }
 
     /// Runs a sequence on a fresh cluster; the first disagreement, or nil.
@@ -61,11 +67,13 @@ final class ReferenceModelTests: XCTestCase {
         do { try harness.finalCheck() } catch { return "at the end: \(error)" }
         coldListedChecked.withLock { $0 += harness.coldListedChecked }
         resumedUploads.withLock { $0 += harness.resumedUploads }
+        lateReclaims.withLock { $0 += harness.lateReclaims }
         return nil
     }
 
     static let coldListedChecked = Mutex(0)
     static let resumedUploads = Mutex(0)
+    static let lateReclaims = Mutex(0)
 
     /// Removes steps while the sequence still fails: halves, then quarters, down to single steps.
     static func shrink(_ ops: [Op]) throws -> [Op] {
@@ -204,6 +212,22 @@ final class ReferenceModelTests: XCTestCase {
     /// SIGTERM with no grace while a large file is half written and another was fsync'd: new
     /// files get EROFS, nothing more is stored, and the aborted upload leaves no segment behind
     /// (the final check allows no orphan here, unlike after a crash).
+    /// The old file's segments are still queued for deletion while the name is written again:
+    /// the new file's segments stay, the old ones go once the deletions run.
+    func testADeletionQueuedAcrossARewriteOfTheSameNameTakesOnlyTheOldSegments() throws {
+        let s = Harness.segment
+        let harness = try Harness()
+        for op: Op in [.write("/a", size: 2 * s + 1, pattern: 1), .holdReclaims, .unlink("/a"),
+                       .write("/a", size: 2 * s + 7, pattern: 2), .write("/a", size: 3 * s, pattern: 3),
+                       .releaseReclaims, .read("/a", offset: 0, count: 3 * s)] {
+            try harness.step(op)
+        }
+        XCTAssertEqual(harness.lateReclaims, 2, "the unlink's and the first rewrite's deletions waited")
+        try harness.finalCheck()
+        let segments = harness.cluster.objects(of: "demo")["c_segments"] ?? []
+        XCTAssertEqual(segments.count, 3, "the last file's segments only: \(segments)")
+    }
+
     func testShutdownWithoutGraceAbortsWritersAndLeavesNoOrphans() throws {
         let s = Harness.segment
         XCTAssertNil(try Self.run([.write("/a", size: 2 * s + 9, pattern: 3), .begin("/a", writer: 0), .append(writer: 0, size: 3 * s, pattern: 4),

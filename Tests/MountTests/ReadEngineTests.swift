@@ -88,6 +88,7 @@ final class ReadEngineTests: StackFaultTestCase {
         XCTAssertTrue(sizes.contains("slo.bin \(9 << 20)"), sizes)
 
         try Shell.bash("rm \(Shell.quote(m.path("dlo.bin")))")
+        try m.waitForReclaims()
         XCTAssertEqual(try objectNames(in: container + "_segments", prefix: "dlo.bin/"), [], "unlink of a DLO removes its segments")
     }
 

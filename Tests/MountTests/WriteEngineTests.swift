@@ -163,6 +163,7 @@ final class WriteEngineTests: StackFaultTestCase {
         XCTAssertEqual(info.size, 10 << 20)
         XCTAssertEqual(try serverSHA256("d.img"), try Shell.sha256(source))
         try Shell.bash("rm \(Shell.quote(m.path("d.img")))")
+        try m.waitForReclaims()
         XCTAssertEqual(try objectNames(in: container + "_segments"), [])
     }
 

@@ -62,9 +62,30 @@ final class SwiftClientTests: XCTestCase {
             }
             return ScriptedTransport.response(200, body: #"[{"name": "c", "count": 1, "bytes": 1}, {"name": "gone", "count": 9, "bytes": 9}]"#)
         }
-        XCTAssertEqual(try client(transport).segmentsListed(byStaticManifestsWith: ["x"]), [])
+        let listed = try client(transport).segmentsListed(byStaticManifestsWith: ["x"], gone: [])
+        XCTAssertEqual(listed.segments, [])
+        XCTAssertEqual(listed.unknown, [])
         XCTAssertEqual(transport.requests.filter { $0.url.contains("/gone") }.map(\.method), [.get, .head, .get, .head],
                        "the vanished container was listed, and asked again, in each of the two passes")
+    }
+
+    func testAListedManifestThatIsGoneWhenReadMakesItsEtagUnknownUnlessItsDeletionIsKnown() throws {
+        // The account holds "c"; it lists "copy" (slo_etag x), whose manifest GET finds nothing.
+        let transport = ScriptedTransport { request in
+            let path = URL(string: request.url)!.path
+            if path.hasSuffix("/c/copy") { return ScriptedTransport.response(404) }
+            if path.hasSuffix("/c") {
+                return ScriptedTransport.response(200, body: #"[{"name": "copy", "bytes": 9, "hash": "h", "content_type": "a/b", "slo_etag": "x", "last_modified": "2026-01-01T00:00:00.000000"}]"#)
+            }
+            return ScriptedTransport.response(200, body: #"[{"name": "c", "count": 1, "bytes": 9}]"#)
+        }
+        let c = client(transport)
+        XCTAssertEqual(try c.segmentsListed(byStaticManifestsWith: ["x"], gone: []).unknown, ["x"],
+                       "it may be a copy that uses the segments: nobody can tell")
+        XCTAssertEqual(try c.segmentsListed(byStaticManifestsWith: nil, gone: []).unknown, ["x"], "nil: every manifest")
+        XCTAssertEqual(try c.segmentsListed(byStaticManifestsWith: ["x"], gone: [ObjectRef(container: "c", name: "copy")]).unknown, [],
+                       "the object the mount deleted, listed still")
+        XCTAssertEqual(try c.segmentsListed(byStaticManifestsWith: ["y"], gone: []).unknown, [], "another etag is not read")
     }
 
     func testHeartbeatReportOfAFailureIsAnError() {

@@ -56,13 +56,17 @@ public enum FuseMount {
         guard let fuse else { throw Failure.options }
         defer { fuse_destroy(fuse) }
         guard fuse_mount(fuse, settings.mountpoint) == 0 else { throw Failure.mount(settings.mountpoint) }
-        defer { fuse_unmount(fuse) }
+        var mounted = true
+        defer { if mounted { fuse_unmount(fuse) } }
         if fuse_daemonize(settings.foreground ? 1 : 0) != 0 { throw Failure.mount(settings.mountpoint) }
         // After the fork: the handlers remember this thread, and the watcher must live in this process.
         guard sm_install_shutdown_signals() == 0 else { throw Failure.mount(settings.mountpoint) }
         startShutdownWatcher(filesystem, loop: LoopHandle(fuse: fuse), grace: settings.shutdownGrace)
         afterDaemonize()
         let status = sm_fuse_loop_mt(fuse, UInt32(settings.maxThreads))
+        // Detached first: after a signal nothing may hang on a mount that no longer answers.
+        fuse_unmount(fuse)
+        mounted = false
         filesystem.finishReclaims(within: Self.reclaimGrace)
         return status
     }

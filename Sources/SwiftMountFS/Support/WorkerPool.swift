@@ -22,9 +22,11 @@ public final class WorkerPool: @unchecked Sendable {
         if !started {
             started = true
             for i in 0..<threadCount {
-                let thread = Thread { [self] in self.run() }
-                thread.name = "\(name)-\(i)"
-                thread.start()
+                // Named from inside: on Linux a name given before start() is lost.
+                Thread { [self] in
+                    Thread.current.name = "\(name)-\(i)"
+                    self.run()
+                }.start()
             }
         }
         jobs.append(job)

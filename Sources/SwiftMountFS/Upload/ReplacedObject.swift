@@ -25,6 +25,6 @@ struct ReplacedObject {
     /// broken object.
     func deleteOldSegments(of path: ObjectPath, keeping newPrefix: String?, context: UploadContext) {
         guard let manifest else { return }
-        context.reclaim(manifest, of: "\(path)", keepingPrefix: newPrefix)
+        context.reclaim(manifest, of: path, keepingPrefix: newPrefix)
     }
 }

@@ -13,13 +13,11 @@ final class SegmentReclaimer: @unchecked Sendable {
     struct Request: Sendable {
         /// The manifest of the object that is gone or replaced.
         var manifest: LargeObjectManifest
-        /// Where that object was: a rename's dynamic copy would be there too.
-        var container: String
-        /// The replacement's own segments ("container" + "prefix/"), kept whatever the scan says.
-        var keeping: ObjectRef?
+        /// That object: deleted, or holding its replacement now.
+        var object: ObjectRef
+        /// Its segments when it was queued, less its replacement's and those of uploads under way.
+        var segments: [ObjectRef]
         var bulkLimit: Int?
-        /// For the log.
-        var path: String
     }
 
     private let client: SwiftClient
@@ -43,9 +41,11 @@ final class SegmentReclaimer: @unchecked Sendable {
         queued.append(request)
         guard !workerRunning else { return }
         workerRunning = true
-        let thread = Thread { [self] in run() }
-        thread.name = "reclaim"
-        thread.start()
+        // Named from inside: on Linux a name given before start() is lost.
+        Thread { [self] in
+            Thread.current.name = "reclaim"
+            run()
+        }.start()
     }
 
     /// Removed or replaced objects whose segments are still to be judged and deleted.
@@ -91,31 +91,42 @@ final class SegmentReclaimer: @unchecked Sendable {
     }
 
     private func reclaim(_ batch: [Request]) {
-        let etags = Set(batch.compactMap { request -> String? in
-            if case .staticSegments(_, let etag) = request.manifest { return etag }
-            return nil
+        // One scan for the whole batch: of the manifests with the same slo_etag as a static one
+        // queued, or of every static manifest when a dynamic one is queued (its prefix may hold
+        // segments a static manifest lists). A failed scan fails only the requests that need it.
+        let hasDynamic = batch.contains { if case .dynamic = $0.manifest { true } else { false } }
+        let etags: Set<String>? = hasDynamic ? nil : Set(batch.compactMap {
+            if case .staticSegments(_, let etag) = $0.manifest { etag } else { nil }
         })
-        // One scan for the whole batch; a failed scan fails only the requests that need it.
-        let listed = Result { try client.segmentsListed(byStaticManifestsWith: etags) }
+        let listed = Result { try client.segmentsListed(byStaticManifestsWith: etags, gone: Set(batch.map(\.object))) }
         var dynamicCopies: [String: Result<[LargeObjectManifest], Error>] = [:]
         for request in batch {
+            let path = "/" + request.object.name
             do {
+                let listed = try listed.get()
+                var segments = request.segments
                 switch request.manifest {
-                case .staticSegments(let segments, _):
-                    guard Set(segments).isDisjoint(with: try listed.get()) else { continue }
+                case .staticSegments(_, let etag):
+                    guard !listed.unknown.contains(etag) else {
+                        logger.notice("\(path): a listed copy of its manifest could not be read; its old segments are left for `swiftmount gc`")
+                        continue
+                    }
+                    guard Set(segments).isDisjoint(with: listed.segments) else { continue }
                 case .dynamic:
-                    let copies = dynamicCopies[request.container] ?? Result { try client.dynamicManifests(in: request.container) }
-                    dynamicCopies[request.container] = copies
+                    guard listed.unknown.isEmpty else {
+                        logger.notice("\(path): a listed manifest could not be read; its old segments are left for `swiftmount gc`")
+                        continue
+                    }
+                    let container = request.object.container
+                    let copies = dynamicCopies[container] ?? Result { try client.dynamicManifests(in: container) }
+                    dynamicCopies[container] = copies
                     guard try !copies.get().contains(request.manifest) else { continue }
-                }
-                var segments = try client.segments(of: request.manifest)
-                if let keep = request.keeping {
-                    segments.removeAll { $0.container == keep.container && $0.name.hasPrefix(keep.name) }
+                    segments.removeAll(where: listed.segments.contains)
                 }
                 try client.deleteMany(segments, bulkLimit: request.bulkLimit)
-                logger.debug("\(request.path): deleted \(segments.count) segments it no longer uses")
+                logger.debug("\(path): deleted \(segments.count) segments it no longer uses")
             } catch {
-                logger.warning("\(request.path): could not delete its old segments: \(error); `swiftmount gc` finds them")
+                logger.warning("\(path): could not delete its old segments: \(error); `swiftmount gc` finds them")
             }
         }
     }

@@ -96,12 +96,27 @@ final class UploadContext: Sendable {
     }
 
     /// Queues the segments of the large object that was at `path` for deletion once no manifest
-    /// uses them (less those under `keepingPrefix`, its replacement's); `rm` and `close` do not
-    /// wait for the account scan.
-    func reclaim(_ manifest: LargeObjectManifest, of path: String, keepingPrefix: String? = nil) {
-        reclaimer.submit(.init(manifest: manifest, container: container,
-                               keeping: keepingPrefix.map { ObjectRef(container: segmentContainer, name: $0 + "/") },
-                               bulkLimit: bulkDeleteLimit, path: path))
+    /// uses them; `rm` and `close` do not wait for the account scan. They are listed now: an
+    /// object stored later under a dynamic manifest's prefix is not its. Those of its
+    /// replacement (under `keepingPrefix`) are never among them, nor, for a dynamic manifest,
+    /// those of another upload under way that its prefix covers (a DLO over "X" and an upload of
+    /// "X2"; the upload that wrote the DLO may still be open, and is its own).
+    func reclaim(_ manifest: LargeObjectManifest, of path: ObjectPath, keepingPrefix: String? = nil) {
+        do {
+            var spared = keepingPrefix.map { [segmentContainer + "/" + $0 + "/"] } ?? []
+            if case .dynamic(let prefix) = manifest {
+                let own = prefix.container + "/" + prefix.name
+                spared += live.all.map { $0 + "/" }.filter { $0 != own }
+            }
+            let segments = try client.segments(of: manifest).filter { segment in
+                let full = segment.container + "/" + segment.name
+                return !spared.contains { full.hasPrefix($0) }
+            }
+            reclaimer.submit(.init(manifest: manifest, object: ObjectRef(container: container, name: path.key), segments: segments,
+                                   bulkLimit: bulkDeleteLimit))
+        } catch {
+            logger.warning("\(path): could not list its old segments: \(error); `swiftmount gc` finds them")
+        }
     }
 
     /// The time of a change, by the client's clock.

@@ -30,11 +30,16 @@ extension SwiftClient {
 
     /// The segments a static large object's manifest lists (empty if the object is gone).
     public func staticLargeObjectSegments(container: String, object: String) throws -> [ObjectRef] {
+        try listedSegments(container: container, object: object) ?? []
+    }
+
+    /// The segments a static large object's manifest lists; nil if the object is gone.
+    func listedSegments(container: String, object: String) throws -> [ObjectRef]? {
         var call = Call(.get, container: container, object: object)
         call.query = [("multipart-manifest", "get")]
         call.passStatuses = [404]
         let response = try send(call)
-        guard response.status != 404 else { return [] }
+        guard response.status != 404 else { return nil }
         struct Entry: Decodable { var name: String }
         guard let entries = try? JSONDecoder().decode([Entry].self, from: Data(response.body)) else {
             throw SwiftError.protocolError("manifest of \(container)/\(object) is not a segment list")
@@ -49,18 +54,24 @@ extension SwiftClient {
         return ObjectRef(container: String(trimmed[..<slash]), name: String(trimmed[trimmed.index(after: slash)...]))
     }
 
-    /// The segments that static manifests with one of `etags` list, anywhere in the account (every
-    /// copy of a manifest lists with its `slo_etag`; the same bytes uploaded again as other
-    /// segments have it too, and count, which only keeps more). Read twice: a listing is no
-    /// snapshot, and a rename (copy, then delete) paged past during one pass can hide both names
-    /// from it, never from both.
-    public func segmentsListed(byStaticManifestsWith etags: Set<String>) throws -> Set<ObjectRef> {
-        var listed = Set<ObjectRef>()
-        guard !etags.isEmpty else { return listed }
+    /// The segments that static manifests with one of `etags` (nil: any) list, anywhere in the
+    /// account (every copy of a manifest lists with its `slo_etag`; the same bytes uploaded again
+    /// as other segments have it too, and count, which only keeps more). Read twice: a listing is
+    /// no snapshot, and a rename (copy, then delete) paged past during one pass can hide both
+    /// names from it, never from both. A listed manifest that is gone when read makes its
+    /// `slo_etag` unknown, unless it is one of `gone` (deleted, and listed still).
+    public func segmentsListed(byStaticManifestsWith etags: Set<String>?, gone: Set<ObjectRef>) throws -> ListedSegments {
+        var listed = ListedSegments()
+        guard etags.map({ !$0.isEmpty }) ?? true else { return listed }
         for _ in 0..<2 {
             for name in try listContainers() {
-                for object in try manifestCandidates(in: name) where object.sloEtag.map(etags.contains) == true {
-                    listed.formUnion(try staticLargeObjectSegments(container: name, object: object.name))
+                for object in try manifestCandidates(in: name) {
+                    guard let etag = object.sloEtag, etags.map({ $0.contains(etag) }) ?? true else { continue }
+                    if let segments = try listedSegments(container: name, object: object.name) {
+                        listed.segments.formUnion(segments)
+                    } else if !gone.contains(ObjectRef(container: name, name: object.name)) {
+                        listed.unknown.insert(etag)
+                    }
                 }
             }
         }
@@ -124,6 +135,15 @@ extension SwiftClient {
         }
         return references
     }
+}
+
+/// What a scan of the account's static manifests found.
+public struct ListedSegments: Sendable {
+    /// Every segment the manifests read list.
+    public var segments = Set<ObjectRef>()
+    /// The `slo_etag`s of listed manifests that were gone when read: whether they use a segment
+    /// is not known.
+    public var unknown = Set<String>()
 }
 
 /// Segments some manifest uses: by name (static manifests) or by prefix (dynamic ones).

@@ -121,6 +121,8 @@ func mount(_ command: MountCommand) -> Never {
         }
         unlink(controlSocket)
         logger.info("unmounted \(command.mountpoint)")
+        // Before the trust goes: deleting needs the credentials.
+        filesystem.finishReclaims(within: MountTree.reclaimGrace)
         trustKeeper?.deleteTrust()
         exit(rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1)
     } catch {

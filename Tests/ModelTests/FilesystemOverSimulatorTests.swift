@@ -531,8 +531,9 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         XCTAssertEqual(try objectNames(m.client, "c_segments"), [])
     }
 
-    /// Another client's DLO over the prefix "x/" covers what the mount uploads for a new "x": its
-    /// old segments are the ones listed when it was removed, not those there when the deletion runs.
+    /// Another client's DLO over the prefix "x/" covers what is stored under it later (the mount's
+    /// upload of a new "x", another client's object): its old segments are the ones listed when it
+    /// was removed, not those there when the deletion runs.
     func testARemovedDynamicObjectTakesOnlyTheSegmentsItHadWhenItWasRemoved() throws {
         let m = try mount()
         try m.client.createContainer("c_segments")
@@ -541,10 +542,42 @@ final class FilesystemOverSimulatorTests: XCTestCase {
         let release = holdFirstScan(m)
         try m.fs.unlink("/x")
         try store(m.fs, "/x", .pattern(3, count: 2 * Harness.segment + 1))
+        try m.client.put(container: "c_segments", object: "x/later", body: [7])
         release()
         XCTAssertEqual(m.fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(10)), 0)
         assertSegmentsPresent(m, "x")
-        XCTAssertEqual(try objectNames(m.client, "c_segments").filter { !$0.contains("/swiftmount/") }, [], "x/1 and x/2 are gone")
+        XCTAssertEqual(try objectNames(m.client, "c_segments").filter { !$0.contains("/swiftmount/") }, ["x/later"],
+                       "x/1 and x/2 are gone, what came later stays")
+    }
+
+    /// Two writers of one name: the first fsyncs (a manifest over its first segments), the second
+    /// replaces that manifest, then the first closes, storing a manifest over the same segments
+    /// (with another slo_etag). Queued while the first writer was under way, they are spared.
+    func testAManifestReplacedWhileItsWriterGoesOnKeepsTheSegmentsThatWriterStoresAgain() throws {
+        let m = try mount()
+        let creator = Creator(mode: 0o644, uid: getuid(), gid: getgid())
+        let first = try m.fs.create("/x", creator: creator, caller: getpid())
+        try m.fs.write(handle: first, offset: 0, data: .pattern(1, count: 2 * Harness.segment))
+        try m.fs.fsync(handle: first)
+        try store(m.fs, "/x", [9])
+        XCTAssertEqual(m.fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(10)), 0)
+        try m.fs.write(handle: first, offset: 2 * Harness.segment, data: .pattern(2, count: Harness.segment + 1))
+        try m.fs.flush(handle: first, caller: getpid())
+        m.fs.release(handle: first)
+        assertSegmentsPresent(m, "x")
+    }
+
+    /// Two DLOs whose prefixes overlap ("p/" and "p/a"): removing the wider one keeps what the
+    /// other still covers.
+    func testARemovedDynamicObjectKeepsWhatAnotherDynamicObjectCovers() throws {
+        let m = try mount()
+        try m.client.createContainer("c_segments")
+        for name in ["p/a1", "p/a2", "p/b1"] { try m.client.put(container: "c_segments", object: name, body: [1]) }
+        try m.client.putDynamicLargeObject(container: "c", object: "wide", segmentContainer: "c_segments", segmentPrefix: "p/")
+        try m.client.putDynamicLargeObject(container: "c", object: "narrow", segmentContainer: "c_segments", segmentPrefix: "p/a")
+        try m.fs.unlink("/wide")
+        XCTAssertEqual(m.fs.resources.reclaimer.waitIdle(until: Date().addingTimeInterval(10)), 0)
+        XCTAssertEqual(try objectNames(m.client, "c_segments"), ["p/a1", "p/a2"], "p/b1 went; narrow's stay")
     }
 
     /// A DLO over "x" also covers the segments of "x2" being written: those stay.
@@ -571,7 +604,7 @@ final class FilesystemOverSimulatorTests: XCTestCase {
     /// What the daemon does once unmounted: deletions still queued are finished before it exits,
     /// for up to `reclaimGrace` seconds, or until a second signal.
     func testTheEndOfTheMountWaitsForQueuedSegmentDeletionsForAWhile() throws {
-        XCTAssertEqual(FuseMount.reclaimGrace, 60, "as SEMANTICS says")
+        XCTAssertEqual(MountTree.reclaimGrace, 60, "as SEMANTICS says")
         let m = try mount()
         try store(m.fs, "/a", .pattern(1, count: 2 * Harness.segment + 1))
         try store(m.fs, "/b", .pattern(2, count: 2 * Harness.segment + 1))

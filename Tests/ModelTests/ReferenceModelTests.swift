@@ -209,9 +209,6 @@ final class ReferenceModelTests: XCTestCase {
         XCTAssertEqual(harness.transport.segmentPuts, 3)
     }
 
-    /// SIGTERM with no grace while a large file is half written and another was fsync'd: new
-    /// files get EROFS, nothing more is stored, and the aborted upload leaves no segment behind
-    /// (the final check allows no orphan here, unlike after a crash).
     /// The old file's segments are still queued for deletion while the name is written again:
     /// the new file's segments stay, the old ones go once the deletions run.
     func testADeletionQueuedAcrossARewriteOfTheSameNameTakesOnlyTheOldSegments() throws {
@@ -228,6 +225,9 @@ final class ReferenceModelTests: XCTestCase {
         XCTAssertEqual(segments.count, 3, "the last file's segments only: \(segments)")
     }
 
+    /// SIGTERM with no grace while a large file is half written and another was fsync'd: new
+    /// files get EROFS, nothing more is stored, and the aborted upload leaves no segment behind
+    /// (the final check allows no orphan here, unlike after a crash).
     func testShutdownWithoutGraceAbortsWritersAndLeavesNoOrphans() throws {
         let s = Harness.segment
         XCTAssertNil(try Self.run([.write("/a", size: 2 * s + 9, pattern: 3), .begin("/a", writer: 0), .append(writer: 0, size: 3 * s, pattern: 4),

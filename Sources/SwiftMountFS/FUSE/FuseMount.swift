@@ -56,27 +56,30 @@ public enum FuseMount {
         guard let fuse else { throw Failure.options }
         defer { fuse_destroy(fuse) }
         guard fuse_mount(fuse, settings.mountpoint) == 0 else { throw Failure.mount(settings.mountpoint) }
-        var mounted = true
-        defer { if mounted { fuse_unmount(fuse) } }
+        defer { fuse_unmount(fuse) }
         if fuse_daemonize(settings.foreground ? 1 : 0) != 0 { throw Failure.mount(settings.mountpoint) }
         // After the fork: the handlers remember this thread, and the watcher must live in this process.
         guard sm_install_shutdown_signals() == 0 else { throw Failure.mount(settings.mountpoint) }
-        startShutdownWatcher(filesystem, loop: LoopHandle(fuse: fuse), grace: settings.shutdownGrace)
+        let loop = LoopHandle(fuse: fuse)
+        startShutdownWatcher(filesystem, loop: loop, grace: settings.shutdownGrace)
         afterDaemonize()
         let status = sm_fuse_loop_mt(fuse, UInt32(settings.maxThreads))
-        // Detached first: after a signal nothing may hang on a mount that no longer answers.
-        fuse_unmount(fuse)
-        mounted = false
-        filesystem.finishReclaims(within: Self.reclaimGrace)
+        loop.close()
         return status
     }
 
-    /// Seconds queued segment deletions get once the mount is gone, before the daemon exits.
-    static let reclaimGrace: Double = 60
+    /// libfuse's handle, for the signal thread to end the loop with, while the loop may run.
+    /// Unchecked: the handle is a raw C pointer; the lock keeps its use before `fuse_destroy`.
+    private final class LoopHandle: @unchecked Sendable {
+        private let fuse: OpaquePointer
+        private let over = Mutex(false)
 
-    /// Unchecked: libfuse's handle is a raw C pointer, used only to end the loop from a signal thread.
-    private struct LoopHandle: @unchecked Sendable {
-        let fuse: OpaquePointer
+        init(fuse: OpaquePointer) { self.fuse = fuse }
+
+        /// Ends the loop, unless it is over (the daemon may still be finishing, the handle gone).
+        func end() { over.withLock { if !$0 { sm_end_loop(fuse) } } }
+
+        func close() { over.withLock { $0 = true } }
     }
 
     /// SIGTERM, SIGINT or SIGHUP: drain (files being written are finished, or aborted after the
@@ -95,7 +98,7 @@ public enum FuseMount {
                 filesystem.logger.notice("signal \(signal): unmounting")
                 Thread {
                     filesystem.drain(grace: grace)
-                    sm_end_loop(loop.fuse)
+                    loop.end()
                 }.start()
             }
         }

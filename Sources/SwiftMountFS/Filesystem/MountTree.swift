@@ -223,14 +223,13 @@ public final class MountTree: Sendable {
             memory: resources.memory,
             cachedAttributes: 0, attributeCacheHits: 0, attributeCacheMisses: 0,
             segmentUploadSeconds: parts.first?.segmentUploadSeconds ?? HistogramStatus(bounds: [], cumulativeCounts: [], sum: 0, count: 0),
-            transfers: [], recentTransfers: [], segmentReclaimsPending: resources.reclaimer.pending)
+            transfers: [], recentTransfers: [], activeUploads: resources.live.all, segmentReclaimsPending: resources.reclaimer.pending)
         for part in parts {
             status.cachedAttributes += part.cachedAttributes
             status.attributeCacheHits += part.attributeCacheHits
             status.attributeCacheMisses += part.attributeCacheMisses
             status.transfers += part.transfers
             status.recentTransfers += part.recentTransfers
-            status.activeUploads = (status.activeUploads ?? []) + (part.activeUploads ?? [])
         }
         return status
     }
@@ -248,8 +247,11 @@ public final class MountTree: Sendable {
         for fs in all { fs.waitDrained() }
     }
 
-    /// Once the loop has ended: queued segment deletions get up to `seconds` (a second signal
-    /// ends the wait); what is left is said in the log and found by `swiftmount gc`.
+    /// Seconds queued segment deletions get once the mount is gone, before the daemon exits.
+    public static let reclaimGrace: Double = 60
+
+    /// Once unmounted: queued segment deletions get up to `seconds` (a second signal ends the
+    /// wait); what is left is said in the log and found by `swiftmount gc`.
     public func finishReclaims(within seconds: Double) {
         let pending = resources.reclaimer.pending
         guard pending > 0 else { return }

@@ -38,7 +38,7 @@ extension SwiftFilesystem {
             throw error
         }
         writer?.discard()
-        if let manifest { uploads.reclaim(manifest, of: p) }
+        if let manifest { uploads.reclaim(manifest, of: p, unlinked: true) }
     }
 
     /// Deletes the object stored at `p` (a large object's manifest alone) and returns that

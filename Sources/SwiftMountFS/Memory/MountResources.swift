@@ -15,6 +15,9 @@ public final class MountResources: Sendable {
     let readBudget: MemoryBudget
     let readBuffers: BufferRecycler
     let reclaimer: SegmentReclaimer
+    /// Segmented uploads under way in every container: an account mount's containers may share
+    /// one `segment_container`.
+    let live = LiveUploads()
 
     public init(options: MountOptions, client: SwiftClient, logger: Logger) {
         reclaimer = SegmentReclaimer(client: client, logger: logger)

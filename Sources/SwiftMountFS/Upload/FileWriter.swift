@@ -411,7 +411,11 @@ final class FileWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         discarded = true
-        if !aborted, let upload { upload.abort(keepingFirst: manifested) }
+        if !aborted, let upload {
+            upload.abort(keepingFirst: manifested)
+            // Over: what a stored manifest used is the unlink's to reclaim.
+            upload.end()
+        }
         aborted = true
         held = []
         spool = nil

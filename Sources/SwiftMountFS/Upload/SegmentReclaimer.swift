@@ -15,6 +15,8 @@ final class SegmentReclaimer: @unchecked Sendable {
         var manifest: LargeObjectManifest
         /// That object: deleted, or holding its replacement now.
         var object: ObjectRef
+        /// Deleted: a listing that still shows it (a lagging one) shows no copy.
+        var unlinked: Bool
         /// Its segments when it was queued, less its replacement's and those of uploads under way.
         var segments: [ObjectRef]
         var bulkLimit: Int?
@@ -98,7 +100,7 @@ final class SegmentReclaimer: @unchecked Sendable {
         let etags: Set<String>? = hasDynamic ? nil : Set(batch.compactMap {
             if case .staticSegments(_, let etag) = $0.manifest { etag } else { nil }
         })
-        let listed = Result { try client.segmentsListed(byStaticManifestsWith: etags, gone: Set(batch.map(\.object))) }
+        let listed = Result { try client.segmentsListed(byStaticManifestsWith: etags, gone: Set(batch.filter(\.unlinked).map(\.object))) }
         var dynamicCopies: [String: Result<[LargeObjectManifest], Error>] = [:]
         for request in batch {
             let path = "/" + request.object.name
@@ -117,11 +119,14 @@ final class SegmentReclaimer: @unchecked Sendable {
                         logger.notice("\(path): a listed manifest could not be read; its old segments are left for `swiftmount gc`")
                         continue
                     }
+                    // Another dynamic manifest whose prefix covers a segment keeps it (a copy has the same prefix).
                     let container = request.object.container
                     let copies = dynamicCopies[container] ?? Result { try client.dynamicManifests(in: container) }
                     dynamicCopies[container] = copies
-                    guard try !copies.get().contains(request.manifest) else { continue }
-                    segments.removeAll(where: listed.segments.contains)
+                    var covered = SegmentReferences()
+                    covered.segments = listed.segments
+                    for case .dynamic(let prefix) in try copies.get() { covered.prefixes.append(prefix) }
+                    segments.removeAll(where: covered.contains)
                 }
                 try client.deleteMany(segments, bulkLimit: request.bulkLimit)
                 logger.debug("\(path): deleted \(segments.count) segments it no longer uses")

@@ -21,7 +21,7 @@ final class UploadContext: Sendable {
     let reclaimer: SegmentReclaimer
     let metadataLimits: ClusterInfo.MetadataLimits
     let segmentLatency = Histogram(bounds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
-    let live = LiveUploads()
+    let live: LiveUploads
     let logger: Logger
     private let segmentContainerReady = Once()
     /// The storage URL journals are tied to (nil: unknown, nothing is journaled).
@@ -48,6 +48,7 @@ final class UploadContext: Sendable {
         self.staging = StagingArea(directory: options.cacheDir)
         self.transfers = transfers
         self.reclaimer = resources.reclaimer
+        self.live = resources.live
         self.logger = logger
         cacheDir = options.cacheDir
         storage = try? client.connection.current().storageURL
@@ -98,22 +99,20 @@ final class UploadContext: Sendable {
     /// Queues the segments of the large object that was at `path` for deletion once no manifest
     /// uses them; `rm` and `close` do not wait for the account scan. They are listed now: an
     /// object stored later under a dynamic manifest's prefix is not its. Those of its
-    /// replacement (under `keepingPrefix`) are never among them, nor, for a dynamic manifest,
-    /// those of another upload under way that its prefix covers (a DLO over "X" and an upload of
-    /// "X2"; the upload that wrote the DLO may still be open, and is its own).
-    func reclaim(_ manifest: LargeObjectManifest, of path: ObjectPath, keepingPrefix: String? = nil) {
+    /// replacement (under `keepingPrefix`) and of every upload under way are never among them:
+    /// another writer of the name may still store a manifest over its own earlier segments (an
+    /// fsync's manifest replaced meanwhile), and a DLO over "X" covers an upload of "X2". An
+    /// upload its unlink discarded has ended. `unlinked`: the object is gone, so a listing that
+    /// still shows it is not a copy.
+    func reclaim(_ manifest: LargeObjectManifest, of path: ObjectPath, keepingPrefix: String? = nil, unlinked: Bool = false) {
         do {
-            var spared = keepingPrefix.map { [segmentContainer + "/" + $0 + "/"] } ?? []
-            if case .dynamic(let prefix) = manifest {
-                let own = prefix.container + "/" + prefix.name
-                spared += live.all.map { $0 + "/" }.filter { $0 != own }
-            }
+            let spared = live.all.map { $0 + "/" } + (keepingPrefix.map { [segmentContainer + "/" + $0 + "/"] } ?? [])
             let segments = try client.segments(of: manifest).filter { segment in
                 let full = segment.container + "/" + segment.name
                 return !spared.contains { full.hasPrefix($0) }
             }
-            reclaimer.submit(.init(manifest: manifest, object: ObjectRef(container: container, name: path.key), segments: segments,
-                                   bulkLimit: bulkDeleteLimit))
+            reclaimer.submit(.init(manifest: manifest, object: ObjectRef(container: container, name: path.key), unlinked: unlinked,
+                                   segments: segments, bulkLimit: bulkDeleteLimit))
         } catch {
             logger.warning("\(path): could not list its old segments: \(error); `swiftmount gc` finds them")
         }
